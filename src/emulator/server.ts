@@ -1,0 +1,256 @@
+/**
+ * The emulator's HTTP server: routes a request to an operation (restJson1 path for Lake
+ * Formation, awsJson1_1 `X-Amz-Target` for Redshift Serverless) or to the control API,
+ * checks the signature, applies injected faults, and writes AWS-shaped answers.
+ */
+import { randomUUID } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Clock, systemClock } from '../clock.js';
+import { handleControl } from './control.js';
+import { EmulatorError } from './errors.js';
+import { OPERATION_HANDLERS, type Operation } from './operations.js';
+import { type ParsedAuthorization, parseAuthorization, verifySignature } from './sigv4.js';
+import { EmulatorState, type Fault } from './state.js';
+import { parseJsonObject } from './validation.js';
+
+export interface EmulatorOptions {
+  /** Interface to listen on; default 127.0.0.1. */
+  readonly host?: string;
+  /** Port; 0 or absent picks a free one. */
+  readonly port?: number;
+  readonly clock?: Clock;
+  /**
+   * Access keys (id → secret) whose signatures are verified. When given, requests must be signed
+   * by one of them or by a credential the emulator issued; when absent, any access key id is
+   * accepted and signatures are not checked.
+   */
+  readonly accessKeys?: ReadonlyMap<string, string>;
+}
+
+export interface RunningEmulator {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly port: number;
+  readonly state: EmulatorState;
+  /** Stops listening and drops every connection, including requests held by a `hang` fault. */
+  close(): Promise<void>;
+}
+
+/** Largest request body the emulator reads. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+const REDSHIFT_TARGET_PREFIX = 'RedshiftServerless.';
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const clock = options.clock ?? systemClock;
+  const state = new EmulatorState();
+  const server = createServer((req, res) => {
+    handleRequest(req, res, { clock, state, accessKeys: options.accessKeys }).catch(
+      (error: unknown) => {
+        // Every expected failure is answered inside handleRequest; this is the last guard.
+        writeJson(
+          res,
+          500,
+          { __type: 'InternalFailure', message: String(error) },
+          'application/json',
+        );
+      },
+    );
+  });
+  server.keepAliveTimeout = 65_000;
+  await listen(server, options.port ?? 0, options.host ?? '127.0.0.1');
+  const { port, address } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    state,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+interface Context {
+  readonly clock: Clock;
+  readonly state: EmulatorState;
+  readonly accessKeys: ReadonlyMap<string, string> | undefined;
+}
+
+async function handleRequest(req: IncomingMessage, res: ServerResponse, ctx: Context) {
+  const path = req.url ?? '/';
+  if (path.startsWith('/_emulator/') || path === '/_emulator') {
+    const body = await readBody(req).catch(() => undefined);
+    const answer = handleControl(ctx.state, req.method ?? 'GET', path, body);
+    writeJson(res, answer.status, answer.body, 'application/json');
+    return;
+  }
+
+  const operation = route(req);
+  const contentType = operation?.service.contentType ?? 'application/json';
+  try {
+    if (!operation) {
+      throw new EmulatorError(
+        'UnknownOperationException',
+        `No operation at ${req.method} ${path.slice(0, 200)}`,
+      );
+    }
+    ctx.state.countCall(operation.name);
+    const body = await readBody(req);
+    if (body === undefined) {
+      throw new EmulatorError(
+        'RequestEntityTooLargeException',
+        `Request body exceeds ${MAX_BODY_BYTES} bytes`,
+      );
+    }
+    const auth = parseAuthorization(
+      headerString(req.headers.authorization),
+      operation.service.signingName,
+      operation.service.missingAuthStatus,
+    );
+    await authenticate(req, path, body, auth, ctx);
+    const fault = ctx.state.takeFault(operation.name);
+    if (fault && !(await applyFault(fault, operation, req, res, ctx.clock))) return;
+    const input = parseJsonObject(body, operation.service.serializationError);
+    const output = operation.handle(input, {
+      state: ctx.state,
+      nowMs: ctx.clock.now(),
+      callerAccessKeyId: auth.accessKeyId,
+    });
+    writeJson(res, 200, output, contentType);
+  } catch (error) {
+    if (!(error instanceof EmulatorError)) throw error;
+    writeError(res, error, contentType);
+  }
+}
+
+function route(req: IncomingMessage): Operation | undefined {
+  if (req.method !== 'POST') return undefined;
+  const [pathname] = (req.url ?? '/').split('?', 1);
+  const target = headerString(req.headers['x-amz-target']);
+  if (pathname === '/' && target?.startsWith(REDSHIFT_TARGET_PREFIX)) {
+    const operation =
+      OPERATION_HANDLERS[target.slice(REDSHIFT_TARGET_PREFIX.length) as 'GetCredentials'];
+    return operation?.service.signingName === 'redshift-serverless' ? operation : undefined;
+  }
+  const name = pathname?.slice(1);
+  if (
+    name === 'GetTemporaryGlueTableCredentials' ||
+    name === 'GetTemporaryGluePartitionCredentials'
+  ) {
+    return OPERATION_HANDLERS[name];
+  }
+  return undefined;
+}
+
+async function authenticate(
+  req: IncomingMessage,
+  path: string,
+  body: string,
+  auth: ParsedAuthorization,
+  ctx: Context,
+): Promise<void> {
+  const issued = ctx.state.lookup(auth.accessKeyId);
+  if (ctx.accessKeys) {
+    const secret =
+      ctx.accessKeys.get(auth.accessKeyId) ??
+      (issued && issued.expiration > ctx.clock.now() ? issued.secretAccessKey : undefined);
+    if (secret === undefined) {
+      throw new EmulatorError(
+        'UnrecognizedClientException',
+        'The security token included in the request is invalid.',
+      );
+    }
+    await verifySignature(
+      { method: req.method ?? 'POST', path, headers: req.headers, body },
+      auth,
+      secret,
+      ctx.clock.now(),
+    );
+  }
+  if (issued) issued.signedCalls += 1;
+}
+
+/**
+ * Acts out an injected fault. Returns true when the request should then be answered normally
+ * (latency), false when the fault has answered it or holds it (hang).
+ */
+async function applyFault(
+  fault: Fault,
+  operation: Operation,
+  req: IncomingMessage,
+  res: ServerResponse,
+  clock: Clock,
+): Promise<boolean> {
+  switch (fault.mode) {
+    case 'error':
+      throw new EmulatorError(
+        fault.errorType ?? operation.service.internalError,
+        fault.message ?? 'Injected fault',
+        ...(fault.status !== undefined ? [fault.status] : []),
+      );
+    case 'throttle':
+      // What AWS answers in practice: a 400 with a generic throttling name and message.
+      throw new EmulatorError(
+        fault.errorType ?? 'ThrottlingException',
+        fault.message ?? 'Rate exceeded',
+        fault.status ?? 400,
+      );
+    case 'latency':
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, fault.latencyMs ?? 0));
+      return !res.destroyed;
+    case 'hang':
+      // Hold the request without answering; the client times out or the emulator closes.
+      req.resume();
+      return false;
+  }
+}
+
+/** The request body as text, or undefined when it is larger than MAX_BODY_BYTES. */
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function headerString(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function writeError(res: ServerResponse, error: EmulatorError, contentType: string): void {
+  res.setHeader('x-amzn-errortype', error.name);
+  writeJson(res, error.status, { __type: error.name, message: error.message }, contentType);
+}
+
+function writeJson(res: ServerResponse, status: number, body: unknown, contentType: string): void {
+  if (res.headersSent || res.destroyed) return;
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(payload),
+    'x-amzn-requestid': randomUUID(),
+  });
+  res.end(payload);
+}
