@@ -57,8 +57,10 @@ export function buildProgram(io: CliIo = defaultIo): Command {
         host: options.host,
         ...(options.accessKey && { accessKeys: options.accessKey }),
       });
+      // Handlers go in before the line that tells a supervisor the emulator is up.
+      const stopped = stopOnSignal(() => emulator.close());
       io.stdout(`emulator listening on ${emulator.url}`);
-      await stopOnSignal(() => emulator.close());
+      await stopped;
     });
 
   return program;
