@@ -9,9 +9,14 @@ import type { AddressInfo } from 'node:net';
 import { type Clock, systemClock } from '../clock.js';
 import { handleControl } from './control.js';
 import { EmulatorError } from './errors.js';
-import { OPERATION_HANDLERS, type Operation } from './operations.js';
+import {
+  LAKE_FORMATION,
+  OPERATION_HANDLERS,
+  type Operation,
+  REDSHIFT_SERVERLESS,
+} from './operations.js';
 import { type ParsedAuthorization, parseAuthorization, verifySignature } from './sigv4.js';
-import { EmulatorState, type Fault } from './state.js';
+import { EmulatorState, type Fault, isOperationName } from './state.js';
 import { parseJsonObject } from './validation.js';
 
 export interface EmulatorOptions {
@@ -49,12 +54,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     handleRequest(req, res, { clock, state, accessKeys: options.accessKeys }).catch(
       (error: unknown) => {
         // Every expected failure is answered inside handleRequest; this is the last guard.
-        writeJson(
-          res,
-          500,
-          { __type: 'InternalFailure', message: String(error) },
-          'application/json',
-        );
+        writeError(res, new EmulatorError('InternalFailure', String(error)), 'application/json');
       },
     );
   });
@@ -141,19 +141,18 @@ function route(req: IncomingMessage): Operation | undefined {
   if (req.method !== 'POST') return undefined;
   const [pathname] = (req.url ?? '/').split('?', 1);
   const target = headerString(req.headers['x-amz-target']);
-  if (pathname === '/' && target?.startsWith(REDSHIFT_TARGET_PREFIX)) {
-    const operation =
-      OPERATION_HANDLERS[target.slice(REDSHIFT_TARGET_PREFIX.length) as 'GetCredentials'];
-    return operation?.service.signingName === 'redshift-serverless' ? operation : undefined;
+  if (pathname === '/' && target !== undefined) {
+    // awsJson1_1: the operation is named by the header; only this service's operations count.
+    const name = target.startsWith(REDSHIFT_TARGET_PREFIX)
+      ? target.slice(REDSHIFT_TARGET_PREFIX.length)
+      : '';
+    const operation = isOperationName(name) ? OPERATION_HANDLERS[name] : undefined;
+    return operation?.service === REDSHIFT_SERVERLESS ? operation : undefined;
   }
-  const name = pathname?.slice(1);
-  if (
-    name === 'GetTemporaryGlueTableCredentials' ||
-    name === 'GetTemporaryGluePartitionCredentials'
-  ) {
-    return OPERATION_HANDLERS[name];
-  }
-  return undefined;
+  // restJson1: the operation is named by the path.
+  const name = pathname?.slice(1) ?? '';
+  const operation = isOperationName(name) ? OPERATION_HANDLERS[name] : undefined;
+  return operation?.service === LAKE_FORMATION ? operation : undefined;
 }
 
 async function authenticate(

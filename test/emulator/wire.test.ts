@@ -164,6 +164,28 @@ describe('emulator wire protocol', () => {
       404,
       'UnknownOperationException',
     );
+    for (const name of [
+      'toString',
+      '__proto__',
+      'constructor',
+      'GetTemporaryGlueTableCredentials',
+    ]) {
+      assertAwsError(
+        await post(`${url}/`, '{}', {
+          'x-amz-target': `RedshiftServerless.${name}`,
+          authorization: authorization('redshift-serverless'),
+        }),
+        404,
+        'UnknownOperationException',
+      );
+    }
+    for (const path of ['/toString', '/__proto__', '/GetCredentials']) {
+      assertAwsError(
+        await post(`${url}${path}`, '{}', { authorization: auth }),
+        404,
+        'UnknownOperationException',
+      );
+    }
     assert.equal(((await emulator.control('calls')).body as { total: number }).total, 0);
   });
 
