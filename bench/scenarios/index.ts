@@ -1,0 +1,5 @@
+/** Every benchmark scenario, in the order `npm run bench` runs them. Add new ones here. */
+import type { Scenario } from '../lib/report.js';
+import { emulatorScenario } from './emulator.js';
+
+export const SCENARIOS: readonly Scenario[] = [emulatorScenario];
