@@ -1,0 +1,46 @@
+/** Redshift Serverless `GetCredentials`: a temporary database user and password. */
+import {
+  GetCredentialsCommand,
+  type RedshiftServerlessClient,
+} from '@aws-sdk/client-redshift-serverless';
+import { UpstreamError, classifyUpstreamError } from './errors.js';
+import type {
+  CredentialProvider,
+  DatabaseCredentials,
+  RedshiftCredentialsRequest,
+} from './types.js';
+
+export function createRedshiftCredentialsProvider(
+  client: RedshiftServerlessClient,
+): CredentialProvider<RedshiftCredentialsRequest, DatabaseCredentials> {
+  return {
+    source: 'redshift_serverless',
+    async fetch(request) {
+      const command = new GetCredentialsCommand({
+        ...(request.workgroupName !== undefined && { workgroupName: request.workgroupName }),
+        ...(request.customDomainName !== undefined && {
+          customDomainName: request.customDomainName,
+        }),
+        ...(request.dbName !== undefined && { dbName: request.dbName }),
+        durationSeconds: request.durationSeconds,
+      });
+      const output = await client.send(command).catch((error: unknown) => {
+        throw classifyUpstreamError(error);
+      });
+      const { dbUser, dbPassword, expiration, nextRefreshTime } = output;
+      if (!dbUser || !dbPassword || !(expiration instanceof Date)) {
+        throw new UpstreamError(
+          'Unavailable',
+          'InvalidResponse',
+          'Redshift Serverless answered without dbUser, dbPassword or expiration',
+          output.$metadata.requestId,
+        );
+      }
+      return {
+        credentials: { dbUser, dbPassword },
+        expiration: expiration.getTime(),
+        ...(nextRefreshTime instanceof Date && { nextRefreshTime: nextRefreshTime.getTime() }),
+      };
+    },
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * What a credential provider takes and gives: the request of one upstream operation (already
+ * validated and canonical) and the credential it issued, with its expiry as epoch milliseconds.
+ */
+
+/** The `source` label of SPEC section 1: one per upstream operation. */
+export const SOURCES = [
+  'lakeformation_table',
+  'lakeformation_partition',
+  'redshift_serverless',
+] as const;
+export type Source = (typeof SOURCES)[number];
+
+export interface TableCredentialsRequest {
+  readonly tableArn: string;
+  readonly permissions: readonly string[];
+  readonly supportedPermissionTypes: readonly string[];
+  readonly durationSeconds: number;
+}
+
+export interface PartitionCredentialsRequest extends TableCredentialsRequest {
+  /** Ordered, as the partition's keys are. */
+  readonly partitionValues: readonly string[];
+}
+
+/** Exactly one of `workgroupName` and `customDomainName` is set. */
+export interface RedshiftCredentialsRequest {
+  readonly workgroupName?: string;
+  readonly customDomainName?: string;
+  readonly dbName?: string;
+  readonly durationSeconds: number;
+}
+
+export interface S3Credentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken: string;
+  /** S3 locations the credential covers (table call only). */
+  readonly vendedS3Path?: readonly string[];
+}
+
+export interface DatabaseCredentials {
+  readonly dbUser: string;
+  readonly dbPassword: string;
+}
+
+export interface IssuedCredentials<C> {
+  readonly credentials: C;
+  /** Epoch milliseconds. */
+  readonly expiration: number;
+  /** Epoch milliseconds; Redshift Serverless may say when to refresh. */
+  readonly nextRefreshTime?: number;
+}
+
+/**
+ * One upstream operation. The cache holds providers, not SDK clients: the AWS-backed ones in
+ * this folder are one implementation, a test fake is another.
+ */
+export interface CredentialProvider<R, C> {
+  readonly source: Source;
+  /** Fetches a new credential, or rejects with an `UpstreamError`. */
+  fetch(request: R): Promise<IssuedCredentials<C>>;
+}
