@@ -118,7 +118,8 @@ export function classifyUpstreamError(error: unknown): UpstreamError {
   if (NOT_FOUND.has(name)) return make('NotFound');
   if (name === 'PermissionTypeMismatchException') return make('PermissionTypeMismatch');
   if (INVALID_INPUT.has(name)) return make('InvalidInput');
-  if (isThrottlingError(shape as SdkError) || /rate exceeded/i.test(message)) return make('Throttled');
+  if (isThrottlingError(shape as SdkError) || /rate exceeded/i.test(message))
+    return make('Throttled');
   if (TIMEOUT.has(name))
     return make('Timeout', name === 'OperationTimeoutException' ? name : 'Timeout');
   if (status === undefined && code !== undefined && NETWORK_CODES.has(code)) {
