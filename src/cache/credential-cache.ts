@@ -167,6 +167,12 @@ export class CredentialCache {
       if (isDeterministic(error) && this.#negativeTtlMs > 0) {
         this.#negative.set(key.id, { error, until: this.#clock.now() + this.#negativeTtlMs });
       }
+      // A client's miss found access revoked: the old, no longer servable entry goes too.
+      // (Background refreshes leave this decision to the scheduler.)
+      const previous = this.#entries.peek(key.id);
+      if (lane === 'on_demand' && isDeterministic(error) && error.evict && previous) {
+        if (!this.servable(previous)) this.evict(key, 'revoked', previous);
+      }
       throw error;
     }
     this.#negative.delete(key.id);

@@ -144,6 +144,16 @@ describe('CredentialCache', () => {
     assert.equal(upstream.calls.length, 2);
   });
 
+  it('drops an unservable entry when a client miss finds access revoked', async () => {
+    const { cache, upstream, clock, evictions } = setup();
+    await cache.get(orders);
+    clock.advance(56 * MINUTE);
+    upstream.failWith = new UpstreamError('AccessDenied', 'AccessDeniedException', 'revoked');
+    await assert.rejects(cache.get(orders), { kind: 'AccessDenied' });
+    assert.deepEqual(evictions, [[orders.id, 'revoked']]);
+    assert.equal(cache.size, 0);
+  });
+
   it('does not remember retryable errors', async () => {
     const { cache, upstream } = setup();
     upstream.failWith = new UpstreamError('Throttled', 'ThrottlingException', 'Rate exceeded');
