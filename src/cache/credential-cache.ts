@@ -8,7 +8,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
-import type { UpstreamError } from '../providers/errors.js';
+import { UpstreamError } from '../providers/errors.js';
 import type { IssuedCredentials, Source } from '../providers/types.js';
 import type { CredentialKey } from './key.js';
 import { SingleFlight } from './single-flight.js';
@@ -250,12 +250,7 @@ export class CredentialCache {
 }
 
 function isDeterministic(error: unknown): error is UpstreamError {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    (error as { deterministic?: unknown }).deterministic === true &&
-    (error as { name?: unknown }).name === 'UpstreamError'
-  );
+  return error instanceof UpstreamError && error.deterministic;
 }
 
 function nonNegative(name: string, value: number): number {

@@ -96,6 +96,13 @@ interface SdkErrorShape {
   $retryable?: { throttling?: boolean };
 }
 
+/** `call`, with any rejection classified into an `UpstreamError`. */
+export function classified<T>(call: Promise<T>): Promise<T> {
+  return call.catch((error: unknown) => {
+    throw classifyUpstreamError(error);
+  });
+}
+
 /**
  * Sorts any rejection of an SDK call into an `UpstreamError`. Throttling is recognised as the
  * SDKs do (name in their throttling set, status 429, throttling trait) and, because Lake

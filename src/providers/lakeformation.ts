@@ -9,7 +9,7 @@ import {
   type PermissionType,
   type Permission,
 } from '@aws-sdk/client-lakeformation';
-import { UpstreamError, classifyUpstreamError } from './errors.js';
+import { UpstreamError, classified } from './errors.js';
 import type {
   CredentialProvider,
   IssuedCredentials,
@@ -72,11 +72,9 @@ export function createTableCredentialsProvider(
   return {
     source: 'lakeformation_table',
     async fetch(request) {
-      const output = await client
-        .send(new GetTemporaryGlueTableCredentialsCommand(commonInput(request, options)))
-        .catch((error: unknown) => {
-          throw classifyUpstreamError(error);
-        });
+      const output = await classified(
+        client.send(new GetTemporaryGlueTableCredentialsCommand(commonInput(request, options))),
+      );
       return issued(output, output.$metadata.requestId);
     },
   };
@@ -93,9 +91,7 @@ export function createPartitionCredentialsProvider(
         ...commonInput(request, options),
         Partition: { Values: [...request.partitionValues] },
       });
-      const output = await client.send(command).catch((error: unknown) => {
-        throw classifyUpstreamError(error);
-      });
+      const output = await classified(client.send(command));
       return issued(output, output.$metadata.requestId);
     },
   };

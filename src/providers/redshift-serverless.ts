@@ -3,7 +3,7 @@ import {
   GetCredentialsCommand,
   type RedshiftServerlessClient,
 } from '@aws-sdk/client-redshift-serverless';
-import { UpstreamError, classifyUpstreamError } from './errors.js';
+import { UpstreamError, classified } from './errors.js';
 import type {
   CredentialProvider,
   DatabaseCredentials,
@@ -24,9 +24,7 @@ export function createRedshiftCredentialsProvider(
         ...(request.dbName !== undefined && { dbName: request.dbName }),
         durationSeconds: request.durationSeconds,
       });
-      const output = await client.send(command).catch((error: unknown) => {
-        throw classifyUpstreamError(error);
-      });
+      const output = await classified(client.send(command));
       const { dbUser, dbPassword, expiration, nextRefreshTime } = output;
       if (!dbUser || !dbPassword || !(expiration instanceof Date)) {
         throw new UpstreamError(

@@ -366,7 +366,6 @@ describe('emulator through the AWS SDK v3 clients', () => {
       await emulator.control('faults', { operation: '*', mode: 'throttle', count: 2 });
       const out = await emulator.lakeFormation({ maxAttempts: 3 }).send(tableCommand());
       assert.equal(out.$metadata.attempts, 3);
-      assert.equal((await emulator.control('calls')).body instanceof Object, true);
       assert.equal(((await emulator.control('calls')).body as { total: number }).total, 3);
     });
 
