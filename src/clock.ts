@@ -3,6 +3,12 @@
  * so that tests can drive refresh schedules, expiry and fault latencies in virtual time
  * without sleeping.
  */
+import {
+  createTask,
+  schedule as cronSchedule,
+  parse as parseCron,
+  validate as isCronExpression,
+} from 'node-cron';
 
 /** A scheduled callback; `cancel` is idempotent. */
 export interface Timer {
@@ -17,6 +23,20 @@ export interface Clock {
    * keep the process alive: whoever needs the process to stay up holds something else (a server).
    */
   setTimeout(callback: () => void, delayMs: number): Timer;
+  /**
+   * Runs `callback` at every second matching the six-field cron `expression` (evaluated in UTC),
+   * until cancelled. Like `setTimeout`, it does not keep the process alive.
+   */
+  schedule(expression: string, callback: () => void): Timer;
+}
+
+/** Cron expressions are read in UTC, so a schedule means the same on every host. */
+const CRON_TIMEZONE = 'Etc/UTC';
+
+function checkCronExpression(expression: string): void {
+  if (!isCronExpression(expression)) {
+    throw new RangeError(`schedule: ${JSON.stringify(expression)} is not a cron expression`);
+  }
 }
 
 /** The real clock: `Date.now` and Node's timers. */
@@ -27,7 +47,21 @@ export const systemClock: Clock = {
     handle.unref();
     return { cancel: () => clearTimeout(handle) };
   },
+  schedule(expression, callback) {
+    checkCronExpression(expression);
+    const task = cronSchedule(expression, callback, {
+      timezone: CRON_TIMEZONE,
+      noOverlap: true,
+      unref: true,
+    });
+    return { cancel: () => void task.destroy() };
+  },
 };
+
+/** How far ahead the manual clock looks for a cron expression's next match (a leap year). */
+const MANUAL_CRON_HORIZON_MS = 366 * 86_400_000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 interface ScheduledTimer {
   readonly id: number;
@@ -58,6 +92,57 @@ export class ManualClock implements Clock {
     const id = this.#nextId++;
     this.#timers.set(id, { id, dueAt: this.#now + Math.max(0, delayMs), callback });
     return { cancel: () => void this.#timers.delete(id) };
+  }
+
+  /**
+   * Fires `callback` at each matching second, as a one-shot timer re-armed after every run.
+   * node-cron's own matcher decides, so a schedule means here what it means on the system clock.
+   */
+  schedule(expression: string, callback: () => void): Timer {
+    checkCronExpression(expression);
+    const matcher = createTask(expression, () => undefined, { timezone: CRON_TIMEZONE });
+    const fields = parseCron(expression);
+    const allowed = {
+      second: new Set(fields.second),
+      minute: new Set(fields.minute),
+      hour: new Set(fields.hour),
+    };
+    const nextMatch = (): number => {
+      const first = Math.floor(this.#now / 1000) * 1000 + 1000;
+      // Second by second, skipping whole hours, minutes and days the fields rule out; the
+      // matcher has the last word on every candidate.
+      for (let at = first; at <= first + MANUAL_CRON_HORIZON_MS;) {
+        const date = new Date(at);
+        if (!allowed.hour.has(date.getUTCHours())) at = Math.floor(at / HOUR_MS + 1) * HOUR_MS;
+        else if (!allowed.minute.has(date.getUTCMinutes()))
+          at = Math.floor(at / 60_000 + 1) * 60_000;
+        else if (!allowed.second.has(date.getUTCSeconds())) at += 1000;
+        else if (matcher.match(date)) return at;
+        else at = Math.floor(at / DAY_MS + 1) * DAY_MS; // the day fields rule out this day
+      }
+      throw new RangeError(`ManualClock.schedule: ${expression} does not match within a year`);
+    };
+    let current: Timer | undefined;
+    let cancelled = false;
+    const arm = (): void => {
+      current = this.setTimeout(() => {
+        callback();
+        if (!cancelled) arm();
+      }, nextMatch() - this.#now);
+    };
+    try {
+      arm();
+    } catch (error) {
+      void matcher.destroy();
+      throw error;
+    }
+    return {
+      cancel: () => {
+        cancelled = true;
+        current?.cancel();
+        void matcher.destroy();
+      },
+    };
   }
 
   /** Number of timers scheduled and not yet fired or cancelled. */

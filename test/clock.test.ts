@@ -53,6 +53,51 @@ describe('ManualClock', () => {
   });
 });
 
+describe('ManualClock.schedule (cron)', () => {
+  it('fires at every matching second, in UTC, until cancelled', () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 24, 10, 0, 7, 250));
+    const fired: string[] = [];
+    const task = clock.schedule('*/15 * * * * *', () =>
+      fired.push(new Date(clock.now()).toISOString()),
+    );
+    clock.advance(40_000);
+    assert.deepEqual(fired, [
+      '2026-11-24T10:00:15.000Z',
+      '2026-11-24T10:00:30.000Z',
+      '2026-11-24T10:00:45.000Z',
+    ]);
+    task.cancel();
+    clock.advance(60_000);
+    assert.equal(fired.length, 3);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  it('reads hours in UTC, not in the host time zone', () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 24, 22, 59, 0));
+    const fired: number[] = [];
+    clock.schedule('0 0 23 * * *', () => fired.push(clock.now()));
+    clock.advance(3_600_000);
+    assert.deepEqual(fired, [Date.UTC(2026, 10, 24, 23, 0, 0)]);
+  });
+
+  it('finds matches far apart: once a year', () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 24));
+    const fired: number[] = [];
+    clock.schedule('0 0 0 1 1 *', () => fired.push(clock.now()));
+    clock.advance(500 * 86_400_000);
+    assert.deepEqual(fired, [Date.UTC(2027, 0, 1), Date.UTC(2028, 0, 1)]);
+  });
+
+  it('rejects what is not a cron expression, and what does not fire within a year', () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 24));
+    assert.throws(() => clock.schedule('every minute', () => undefined), /not a cron expression/);
+    // 29 February: the next one is more than a year away.
+    assert.throws(() => clock.schedule('0 0 0 29 2 *', () => undefined), /within a year/);
+    assert.equal(clock.pendingTimers, 0);
+    assert.throws(() => systemClock.schedule('61 * * * * *', () => undefined), /not a cron/);
+  });
+});
+
 describe('systemClock', () => {
   it('reads Date.now and runs real timers that can be cancelled', async () => {
     const before = Date.now();
@@ -61,5 +106,19 @@ describe('systemClock', () => {
     systemClock.setTimeout(() => (cancelledFired = true), 1).cancel();
     await new Promise<void>((resolve) => systemClock.setTimeout(resolve, 5));
     assert.equal(cancelledFired, false);
+  });
+
+  it('runs cron schedules through node-cron and stops them on cancel', async function () {
+    this.timeout(5_000);
+    let runs = 0;
+    await new Promise<void>((resolve) => {
+      const task = systemClock.schedule('* * * * * *', () => {
+        runs += 1;
+        task.cancel();
+        resolve();
+      });
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    assert.equal(runs, 1);
   });
 });

@@ -1,9 +1,8 @@
 /**
  * The credential engine end to end in real time: providers over the real SDK clients against
- * the emulator with seconds-long credentials, the budget, the cache and the scheduler.
+ * the emulator with seconds-long credentials, assembled as the daemon assembles them.
  */
 import assert from 'node:assert/strict';
-import { CredentialCache } from '../../src/cache/credential-cache.js';
 import { partitionKey, redshiftKey, tableKey } from '../../src/cache/key.js';
 import { systemClock } from '../../src/clock.js';
 import { createUpstreamClients } from '../../src/providers/clients.js';
@@ -12,9 +11,7 @@ import {
   createTableCredentialsProvider,
 } from '../../src/providers/lakeformation.js';
 import { createRedshiftCredentialsProvider } from '../../src/providers/redshift-serverless.js';
-import { UpstreamBudget } from '../../src/refresh/budget.js';
-import { RefreshScheduler } from '../../src/refresh/scheduler.js';
-import { budgetedLoad } from '../../src/refresh/upstream-load.js';
+import { createCredentialEngine } from '../../src/refresh/engine.js';
 import { PLACEHOLDER_CREDENTIALS, TABLE_ARN, useEmulator } from '../support/emulator.js';
 
 const LIFETIME_S = 3;
@@ -39,21 +36,14 @@ describe('credential engine against the emulator (real time, seconds-long creden
       lakeformation_partition: createPartitionCredentialsProvider(clients.lakeFormation),
       redshift_serverless: createRedshiftCredentialsProvider(clients.redshiftServerless),
     };
-    const budget = new UpstreamBudget({ clock: systemClock });
-    const holder: { scheduler?: RefreshScheduler } = {};
-    const cache = new CredentialCache({
+    const engine = createCredentialEngine({
       clock: systemClock,
-      load: budgetedLoad(providers, budget),
+      providers,
       minRemainingMs: MIN_REMAINING_MS,
-      onStore: (entry) => holder.scheduler?.track(entry),
-    });
-    const scheduler = new RefreshScheduler({
-      clock: systemClock,
-      cache,
       random: () => 0, // no jitter: the schedule is exactly half-life
-      refreshPolicy: { minRemainingMs: MIN_REMAINING_MS },
     });
-    holder.scheduler = scheduler;
+    const { cache } = engine;
+    engine.start();
     const keys = [
       tableKey({
         tableArn: TABLE_ARN,
@@ -85,7 +75,7 @@ describe('credential engine against the emulator (real time, seconds-long creden
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     } finally {
-      scheduler.stop();
+      engine.stop();
       clients.destroy();
     }
     const calls = (await emulator.control('calls')).body as {
