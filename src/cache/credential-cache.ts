@@ -143,8 +143,10 @@ export class CredentialCache {
     entry.lastUsedAt = this.#clock.now();
     if (!this.servable(entry)) {
       // Issued with less validity than the floor: AWS or the configuration is off. Never serve it.
-      throw new RangeError(
-        `credential for ${key.source} arrived with less than ${this.#minRemainingMs} ms of validity`,
+      throw new UpstreamError(
+        'Unavailable',
+        'InvalidResponse',
+        `the credential for ${key.source} arrived with less than ${this.#minRemainingMs} ms of validity left`,
       );
     }
     return { entry, result: joined ? 'coalesced' : 'miss' };

@@ -5,66 +5,20 @@
  * `SerializationException` for the awsJson1_1 service, an `InvalidInputException` for the
  * restJson1 one.
  */
+import {
+  CUSTOM_DOMAIN_NAME_RULE,
+  LAKE_FORMATION_DURATION,
+  LAKE_FORMATION_PERMISSIONS,
+  PARTITION_VALUES,
+  PERMISSION_TYPES,
+  REDSHIFT_DURATION,
+  WORKGROUP_NAME_RULE,
+  dbNameProblem,
+  isCustomDomainName,
+  isGlueTableArn,
+  isWorkgroupName,
+} from '../providers/rules.js';
 import { EmulatorError } from './errors.js';
-
-export const LAKE_FORMATION_PERMISSIONS = [
-  'ALL',
-  'SELECT',
-  'ALTER',
-  'DROP',
-  'DELETE',
-  'INSERT',
-  'DESCRIBE',
-  'CREATE_DATABASE',
-  'CREATE_TABLE',
-  'DATA_LOCATION_ACCESS',
-  'CREATE_LF_TAG',
-  'ASSOCIATE',
-  'GRANT_WITH_LF_TAG_EXPRESSION',
-  'CREATE_LF_TAG_EXPRESSION',
-  'CREATE_CATALOG',
-  'SUPER_USER',
-] as const;
-
-export const PERMISSION_TYPES = [
-  'COLUMN_PERMISSION',
-  'CELL_FILTER_PERMISSION',
-  'NESTED_PERMISSION',
-  'NESTED_CELL_PERMISSION',
-] as const;
-
-/** DurationSeconds bounds of the Lake Formation credential calls (SPEC section 1). */
-export const LAKE_FORMATION_DURATION = { min: 900, max: 21600 } as const;
-/** durationSeconds bounds of Redshift Serverless GetCredentials. */
-export const REDSHIFT_DURATION = { min: 900, max: 3600 } as const;
-
-/** `arn:<partition>:glue:<region>:<account>:table/<database>/<table>` */
-const GLUE_TABLE_ARN =
-  /^arn:aws(?:-cn|-us-gov|-iso|-iso-b|-iso-e|-iso-f|-eusc)?:glue:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:table\/[^/\s]{1,255}\/[^/\s]{1,255}$/;
-const WORKGROUP_NAME = /^[a-z0-9-]{3,64}$/;
-const CUSTOM_DOMAIN_NAME =
-  /^(((?!-)[A-Za-z0-9-]{0,62}[A-Za-z0-9])\.)+((?!-)[A-Za-z0-9-]{1,62}[A-Za-z0-9])$/;
-const DB_NAME = /^[A-Za-z][A-Za-z0-9_+.@-]{0,63}$/;
-
-/**
- * Amazon Redshift reserved words (Database Developer Guide, "Reserved words"); GetCredentials
- * refuses them as dbName.
- */
-const REDSHIFT_RESERVED_WORDS = new Set(
-  `AES128 AES256 ALL ALLOWOVERWRITE ANALYSE ANALYZE AND ANY ARRAY AS ASC AUTHORIZATION AZ64
-  BACKUP BETWEEN BINARY BLANKSASNULL BOTH BYTEDICT BZIP2 CASE CAST CHECK COLLATE COLUMN
-  CONSTRAINT CREATE CREDENTIALS CROSS CURRENT_DATE CURRENT_TIME CURRENT_TIMESTAMP CURRENT_USER
-  CURRENT_USER_ID DEFAULT DEFERRABLE DEFLATE DEFRAG DELTA DELTA32K DESC DISABLE DISTINCT DO ELSE
-  EMPTYASNULL ENABLE ENCODE ENCRYPT ENCRYPTION END EXCEPT EXPLICIT FALSE FOR FOREIGN FREEZE FROM
-  FULL GLOBALDICT256 GLOBALDICT64K GRANT GROUP GZIP HAVING IDENTITY IGNORE ILIKE IN INITIALLY
-  INNER INTERSECT INTERVAL INTO IS ISNULL JOIN LANGUAGE LEADING LEFT LIKE LIMIT LOCALTIME
-  LOCALTIMESTAMP LUN LUNS LZO LZOP MINUS MOSTLY16 MOSTLY32 MOSTLY8 NATURAL NEW NOT NOTNULL NULL
-  NULLS OFF OFFLINE OFFSET OID OLD ON ONLY OPEN OR ORDER OUTER OVERLAPS PARALLEL PARTITION
-  PERCENT PERMISSIONS PIVOT PLACING PRIMARY RAW READRATIO RECOVER REFERENCES REJECTLOG RESORT
-  RESPECT RESTORE RIGHT SELECT SESSION_USER SIMILAR SNAPSHOT SOME SYSDATE SYSTEM TABLE TAG TDES
-  TEXT255 TEXT32K THEN TIMESTAMP TO TOP TRAILING TRUE TRUNCATECOLUMNS UNION UNIQUE UNNEST
-  UNPIVOT USER USING VERBOSE WALLET WHEN WHERE WITH WITHOUT`.split(/\s+/),
-);
 
 export interface TableCredentialsInput {
   TableArn: string;
@@ -199,7 +153,7 @@ export function validateTableCredentials(body: Json): TableCredentialsInput {
   const m = new Members(body, E);
   const TableArn = m.string('TableArn');
   if (TableArn === undefined) throw new EmulatorError(E, 'TableArn is required');
-  if (!GLUE_TABLE_ARN.test(TableArn)) {
+  if (!isGlueTableArn(TableArn)) {
     throw new EmulatorError(
       E,
       `Invalid TableArn '${TableArn.slice(0, 200)}': expected arn:<partition>:glue:<region>:<account-id>:table/<database>/<table>`,
@@ -248,21 +202,24 @@ export function validatePartitionCredentials(body: Json): PartitionCredentialsIn
   if (partition === undefined) throw new EmulatorError(E, 'Partition is required');
   const PartitionValues = partition.strings('Values');
   if (PartitionValues === undefined) throw new EmulatorError(E, 'Partition.Values is required');
-  if (PartitionValues.length < 1 || PartitionValues.length > 100) {
+  if (
+    PartitionValues.length < PARTITION_VALUES.minCount ||
+    PartitionValues.length > PARTITION_VALUES.maxCount
+  ) {
     throw constraint(
       E,
       'partition.values',
       PartitionValues.length,
-      'Member must have length between 1 and 100',
+      `Member must have length between ${PARTITION_VALUES.minCount} and ${PARTITION_VALUES.maxCount}`,
     );
   }
-  const tooLong = PartitionValues.find((value) => value.length > 1024);
+  const tooLong = PartitionValues.find((value) => value.length > PARTITION_VALUES.maxLength);
   if (tooLong !== undefined) {
     throw constraint(
       E,
       'partition.values',
       tooLong,
-      'Member must have length less than or equal to 1024',
+      `Member must have length less than or equal to ${PARTITION_VALUES.maxLength}`,
     );
   }
   return { ...table, PartitionValues };
@@ -282,36 +239,19 @@ export function validateRedshiftCredentials(body: Json): RedshiftCredentialsInpu
   if (workgroupName !== undefined && customDomainName !== undefined) {
     throw new EmulatorError(E, 'You can provide only one of workgroupName and customDomainName');
   }
-  if (workgroupName !== undefined && !WORKGROUP_NAME.test(workgroupName)) {
-    throw constraint(
-      E,
-      'workgroupName',
-      workgroupName,
-      'Member must have length between 3 and 64 and satisfy regular expression pattern: ^[a-z0-9-]+$',
-    );
+  if (workgroupName !== undefined && !isWorkgroupName(workgroupName)) {
+    throw constraint(E, 'workgroupName', workgroupName, `Member must ${WORKGROUP_NAME_RULE}`);
   }
-  if (
-    customDomainName !== undefined &&
-    (customDomainName.length > 253 || !CUSTOM_DOMAIN_NAME.test(customDomainName))
-  ) {
+  if (customDomainName !== undefined && !isCustomDomainName(customDomainName)) {
     throw constraint(
       E,
       'customDomainName',
       customDomainName,
-      'Member must have length between 1 and 253 and be a valid domain name',
+      `Member must ${CUSTOM_DOMAIN_NAME_RULE}`,
     );
   }
-  if (dbName !== undefined) {
-    if (!DB_NAME.test(dbName)) {
-      throw new EmulatorError(
-        E,
-        'dbName must be 1 to 64 characters, start with a letter, and contain only letters, numbers, underscore, plus sign, period, at sign or hyphen',
-      );
-    }
-    if (REDSHIFT_RESERVED_WORDS.has(dbName.toUpperCase())) {
-      throw new EmulatorError(E, `dbName '${dbName}' is a reserved word`);
-    }
-  }
+  const dbNameFault = dbName === undefined ? undefined : dbNameProblem(dbName);
+  if (dbNameFault !== undefined) throw new EmulatorError(E, `dbName ${dbNameFault}`);
   checkDuration(E, 'durationSeconds', durationSeconds, REDSHIFT_DURATION);
   return {
     ...(workgroupName !== undefined && { workgroupName }),

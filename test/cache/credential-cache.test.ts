@@ -122,7 +122,13 @@ describe('CredentialCache', () => {
   it('refuses a credential that arrives with less than minRemaining of validity', async () => {
     const { cache, upstream } = setup();
     upstream.lifetimeMs = 4 * MINUTE;
-    await assert.rejects(cache.get(orders), RangeError);
+    await assert.rejects(
+      cache.get(orders),
+      (error: unknown) =>
+        error instanceof UpstreamError &&
+        error.kind === 'Unavailable' &&
+        error.awsName === 'InvalidResponse',
+    );
   });
 
   it('remembers a deterministic error for negativeTtl, then asks upstream again', async () => {
