@@ -1,5 +1,6 @@
 /** Every benchmark scenario, in the order `npm run bench` runs them. Add new ones here. */
 import type { Scenario } from '../lib/report.js';
 import { emulatorScenario } from './emulator.js';
+import { engineScenario } from './engine.js';
 
-export const SCENARIOS: readonly Scenario[] = [emulatorScenario];
+export const SCENARIOS: readonly Scenario[] = [emulatorScenario, engineScenario];
