@@ -18,6 +18,8 @@ export interface Timer {
 export interface Clock {
   /** Milliseconds since the Unix epoch. */
   now(): number;
+  /** Milliseconds from an arbitrary origin, never going backwards, sub-millisecond: for durations. */
+  monotonic(): number;
   /**
    * Runs `callback` once, `delayMs` from now (negative delays count as 0). The timer does not
    * keep the process alive: whoever needs the process to stay up holds something else (a server).
@@ -42,6 +44,7 @@ function checkCronExpression(expression: string): void {
 /** The real clock: `Date.now` and Node's timers. */
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   setTimeout(callback, delayMs) {
     const handle = setTimeout(callback, Math.max(0, delayMs));
     handle.unref();
@@ -85,6 +88,11 @@ export class ManualClock implements Clock {
   }
 
   now(): number {
+    return this.#now;
+  }
+
+  /** Virtual time is monotonic: durations measured on it are the advances made meanwhile. */
+  monotonic(): number {
     return this.#now;
   }
 

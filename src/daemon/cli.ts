@@ -4,6 +4,9 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { startEmulator } from '../emulator/server.js';
+import { checkConfig, getTarget } from './client.js';
+import { ConfigError, loadConfig } from './config.js';
+import { startDaemon } from './main.js';
 
 export interface CliIo {
   readonly stdout: (line: string) => void;
@@ -63,6 +66,57 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       await stopped;
     });
 
+  program
+    .command('serve')
+    .description('Run the daemon: fetch, cache, refresh and serve credentials')
+    .option('--config <file>', 'YAML configuration (default: $CREDCACHE_CONFIG)')
+    .option('--emulator', 'run the built-in AWS emulator in this process and use it as upstream')
+    .option(
+      '--emulator-port <port>',
+      'port of the built-in emulator; 0 picks a free one',
+      parsePort,
+    )
+    .action(async (options: { config?: string; emulator?: boolean; emulatorPort?: number }) => {
+      const config = await loadConfig(options.config ?? process.env.CREDCACHE_CONFIG);
+      const emulator =
+        options.emulator || options.emulatorPort !== undefined
+          ? { ...(options.emulatorPort !== undefined && { port: options.emulatorPort }) }
+          : undefined;
+      const started = startDaemon({ config, emulator });
+      // A signal that arrives while starting is acted on once the daemon is up.
+      const stopped = stopOnSignal(async () => {
+        const running = await started.catch(() => undefined);
+        await running?.shutdown();
+      });
+      const daemon = await started;
+      const first = config.targets[0];
+      if (first && daemon.auth.mode.kind === 'file') {
+        io.stderr(
+          `credcache: try  curl -H "Authorization: $(cat ${daemon.auth.mode.path})" ${daemon.url}/v1/targets/${first.name}`,
+        );
+      }
+      await stopped;
+    });
+
+  program
+    .command('get')
+    .description(
+      "Print a target's credentials from the running daemon, in credential_process format",
+    )
+    .argument('<target>', 'name of a configured target')
+    .option('--config <file>', "the daemon's configuration (default: $CREDCACHE_CONFIG)")
+    .action(async (target: string, options: { config?: string }) => {
+      io.stdout(await getTarget(target, options.config ?? process.env.CREDCACHE_CONFIG));
+    });
+
+  program
+    .command('check-config')
+    .description('Validate a configuration file and print what the daemon would do with it')
+    .argument('<file>', 'YAML configuration')
+    .action(async (file: string) => {
+      for (const line of checkConfig(await loadConfig(file))) io.stdout(line);
+    });
+
   return program;
 }
 
@@ -85,6 +139,10 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof ConfigError) {
+      io.stderr(`credcache: invalid configuration: ${error.message}`);
+      return 2;
+    }
     io.stderr(`credcache: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   }

@@ -8,6 +8,8 @@ import {
   CredentialCache,
   DEFAULT_MIN_REMAINING_MS,
   type EvictionReason,
+  type Lane,
+  type Load,
 } from '../cache/credential-cache.js';
 import type { CredentialKey } from '../cache/key.js';
 import type { Clock } from '../clock.js';
@@ -37,6 +39,8 @@ export interface CredentialEngineOptions {
   readonly random?: () => number;
   /** Observers, for metrics and logs. */
   readonly on?: {
+    /** Every upstream load the cache makes, by lane, and its failure if it failed. */
+    readonly load?: (key: CredentialKey, lane: Lane, error?: unknown) => void;
     readonly store?: (entry: CacheEntry) => void;
     readonly evict?: (entry: CacheEntry, reason: EvictionReason) => void;
     readonly refresh?: (key: CredentialKey, result: RefreshOutcome) => void;
@@ -63,9 +67,23 @@ export function createCredentialEngine(options: CredentialEngineOptions): Creden
   // The cache tells the scheduler of stores and evictions, and the scheduler refreshes through
   // the cache: the scheduler is bound once both exist.
   const bound: { scheduler?: RefreshScheduler } = {};
+  const budgeted = budgetedLoad(options.providers, budget);
+  const onLoad = options.on?.load;
+  const load: Load = onLoad
+    ? async (key, lane) => {
+        try {
+          const issued = await budgeted(key, lane);
+          onLoad(key, lane);
+          return issued;
+        } catch (error) {
+          onLoad(key, lane, error);
+          throw error;
+        }
+      }
+    : budgeted;
   const cache = new CredentialCache({
     clock,
-    load: budgetedLoad(options.providers, budget),
+    load,
     minRemainingMs,
     ...(options.maxEntries !== undefined && { maxEntries: options.maxEntries }),
     ...(options.negativeTtlMs !== undefined && { negativeTtlMs: options.negativeTtlMs }),

@@ -1,0 +1,144 @@
+/**
+ * The credential endpoints' token: from a file (re-read when it changes), an inline value or
+ * the environment, or generated into a file when none is configured. Clients send it raw in
+ * `Authorization`, as AWS container-credential clients do, or as `Bearer <token>`; it is
+ * compared in constant time. The token itself is never logged: only the file's path.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { Clock } from '../clock.js';
+
+/** How often the token file is checked for a change while requests arrive. */
+export const TOKEN_FILE_CHECK_MS = 1_000;
+/** On a wrong token the file is checked again, at most this often. */
+const MISMATCH_CHECK_MS = 100;
+
+/** Where the daemon writes a token when none is configured, and where `credcache get` looks. */
+export function defaultTokenFile(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_RUNTIME_DIR ?? join(tmpdir(), `credcache-${process.getuid?.() ?? 'user'}`);
+  return join(base, 'credcache', 'token');
+}
+
+/** A new random token: 256 bits, URL-safe, so it is one header-safe word. */
+export function newToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** Writes a new token file (mode 0600, no trailing newline: clients send the bytes as they are). */
+export function writeTokenFile(path: string, token = newToken()): string {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  writeFileSync(path, token, { mode: 0o600, flag: 'wx' });
+  return token;
+}
+
+/** A token file's content, trimmed (a file written by hand usually ends in a newline). */
+export function readTokenFile(path: string): string {
+  const token = readFileSync(path, 'utf8').trim();
+  if (token === '') throw new Error(`token file ${path} is empty`);
+  return token;
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/** The presented token of an `Authorization` header: raw, or after `Bearer `. */
+export function presentedToken(header: string | undefined): string | undefined {
+  if (header === undefined || header === '') return undefined;
+  return /^bearer /i.test(header) ? header.slice(7).trim() : header;
+}
+
+export type AuthMode =
+  | { readonly kind: 'disabled' }
+  | { readonly kind: 'token'; readonly origin: 'config' | 'environment' }
+  | { readonly kind: 'file'; readonly path: string; readonly created: boolean };
+
+export interface TokenAuthOptions {
+  readonly clock: Clock;
+  readonly disabled?: boolean;
+  readonly token?: string | undefined;
+  /** Where the token came from when `token` is set (for the start-up line). */
+  readonly tokenOrigin?: 'config' | 'environment';
+  readonly tokenFile?: string | undefined;
+  /** Told when the token file changed and was re-read, or could not be. */
+  readonly onReload?: (event: { path: string; error?: string }) => void;
+}
+
+export class TokenAuth {
+  readonly mode: AuthMode;
+  readonly #clock: Clock;
+  readonly #onReload: TokenAuthOptions['onReload'];
+  #digest: Buffer | undefined;
+  #fileStamp = '';
+  #checkedAt = 0;
+
+  constructor(options: TokenAuthOptions) {
+    this.#clock = options.clock;
+    this.#onReload = options.onReload;
+    if (options.disabled) {
+      this.mode = { kind: 'disabled' };
+    } else if (options.token !== undefined) {
+      this.mode = { kind: 'token', origin: options.tokenOrigin ?? 'config' };
+      this.#digest = digest(options.token);
+    } else {
+      const path = options.tokenFile ?? defaultTokenFile();
+      let created = false;
+      let token: string;
+      try {
+        token = readTokenFile(path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        token = writeTokenFile(path);
+        created = true;
+      }
+      this.mode = { kind: 'file', path, created };
+      this.#digest = digest(token);
+      this.#fileStamp = stamp(path);
+      this.#checkedAt = this.#clock.now();
+    }
+  }
+
+  /** Whether an `Authorization` header value carries the token. */
+  check(header: string | undefined): boolean {
+    if (this.mode.kind === 'disabled') return true;
+    this.#maybeReload(TOKEN_FILE_CHECK_MS);
+    const presented = presentedToken(header);
+    if (presented === undefined) return false;
+    const candidate = digest(presented);
+    if (this.#digest && timingSafeEqual(candidate, this.#digest)) return true;
+    // The file may have just been rotated: look again (bounded), then compare once more.
+    if (!this.#maybeReload(MISMATCH_CHECK_MS)) return false;
+    return this.#digest !== undefined && timingSafeEqual(candidate, this.#digest);
+  }
+
+  /** Re-reads the token file when it changed; true when the token was replaced. */
+  #maybeReload(minIntervalMs: number): boolean {
+    if (this.mode.kind !== 'file') return false;
+    const now = this.#clock.now();
+    if (now - this.#checkedAt < minIntervalMs) return false;
+    this.#checkedAt = now;
+    const { path } = this.mode;
+    const current = stamp(path);
+    if (current === this.#fileStamp) return false;
+    this.#fileStamp = current;
+    try {
+      this.#digest = digest(readTokenFile(path));
+      this.#onReload?.({ path });
+      return true;
+    } catch (error) {
+      // Keep the last good token while the file is missing or being replaced.
+      this.#onReload?.({ path, error: error instanceof Error ? error.message : String(error) });
+      return false;
+    }
+  }
+}
+
+/** What identifies a version of the file: inode, size and modification time. */
+function stamp(path: string): string {
+  try {
+    const s = statSync(path, { bigint: true });
+    return `${s.ino}:${s.size}:${s.mtimeNs}`;
+  } catch {
+    return 'missing';
+  }
+}

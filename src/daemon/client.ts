@@ -1,0 +1,121 @@
+/**
+ * Commands that read a configuration without running the daemon: `credcache get` (asks the
+ * running daemon for a target, for `credential_process`) and `credcache check-config`.
+ */
+import { defaultTokenFile, readTokenFile } from './auth.js';
+import { type Config, defaultDuration, loadConfig } from './config.js';
+import { targetKey } from './targets.js';
+
+/** How long `credcache get` waits for the daemon (it may be loading the credential upstream). */
+const GET_TIMEOUT_MS = 30_000;
+
+/** The address a client on this host reaches the daemon at. */
+function clientUrl(config: Config): string {
+  const { host, port } = config.listen;
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
+}
+
+function clientToken(config: Config): string | undefined {
+  if (config.auth.disabled) return undefined;
+  if (config.auth.token !== undefined) return config.auth.token;
+  const path = config.auth.tokenFile ?? defaultTokenFile();
+  try {
+    return readTokenFile(path);
+  } catch (error) {
+    throw new Error(
+      `cannot read the token file ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}; is the daemon running with this configuration?`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * The target's credentials from the running daemon: in `credential_process` format for a
+ * Lake Formation target, the Redshift shape for a Redshift target.
+ */
+export async function getTarget(name: string, configFile: string | undefined): Promise<string> {
+  const config = await loadConfig(configFile);
+  const token = clientToken(config);
+  const url = `${clientUrl(config)}/v1/targets/${encodeURIComponent(name)}`;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      headers: token === undefined ? {} : { authorization: token },
+      signal: AbortSignal.timeout(GET_TIMEOUT_MS),
+    });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    throw new Error(
+      `cannot reach the daemon at ${clientUrl(config)}${cause ? ` (${cause})` : ''}`,
+      { cause: error },
+    );
+  }
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new Error(`the daemon answered ${response.status} with a body that is not JSON`);
+  }
+  if (!response.ok) {
+    const error = (body as { error?: { code?: string; message?: string } }).error;
+    throw new Error(
+      `${response.status} ${error?.code ?? 'Error'}: ${error?.message ?? 'no message'}`,
+    );
+  }
+  const credentials = body as Record<string, unknown>;
+  if (typeof credentials.AccessKeyId === 'string') {
+    return JSON.stringify({
+      Version: 1,
+      AccessKeyId: credentials.AccessKeyId,
+      SecretAccessKey: credentials.SecretAccessKey,
+      SessionToken: credentials.Token,
+      Expiration: credentials.Expiration,
+    });
+  }
+  return JSON.stringify(credentials);
+}
+
+/** What the daemon would do with `config`, one line each. */
+export function checkConfig(config: Config): string[] {
+  const lines = [`configuration OK: ${config.origin}`];
+  const { host, port } = config.listen;
+  lines.push(`listen: ${host.includes(':') ? `[${host}]` : host}:${port}`);
+  const { auth } = config;
+  lines.push(
+    auth.disabled
+      ? 'auth: DISABLED (any local process can read credentials; a warning is logged at every start)'
+      : auth.token !== undefined
+        ? 'auth: inline token (prefer auth.tokenFile)'
+        : `auth: token file ${auth.tokenFile ?? `${defaultTokenFile()} (default)`}, created with a random token when missing`,
+  );
+  const { upstream } = config;
+  lines.push(
+    `upstream: region ${upstream.region ?? '(from AWS_REGION)'}; Lake Formation ${upstream.lakeFormationEndpoint ?? '(SDK endpoint)'}; Redshift Serverless ${upstream.redshiftServerlessEndpoint ?? '(SDK endpoint)'}; audit context ${JSON.stringify(upstream.auditContext)}`,
+  );
+  lines.push(
+    `cache: up to ${config.cache.maxEntries} entries; never serves less than ${config.cache.minRemainingSeconds} s of validity; idle keys stop refreshing after ${config.cache.idleSeconds} s`,
+  );
+  const allow = config.allow;
+  lines.push(
+    allow === undefined
+      ? 'allow: every table and workgroup (no allow-list)'
+      : `allow: tables ${allow.tables?.join(', ') ?? '(all)'}; workgroups ${allow.workgroups?.join(', ') ?? '(all)'}; custom domains ${allow.customDomains?.join(', ') ?? (allow.workgroups ? '(none)' : '(all)')}`,
+  );
+  lines.push(`targets: ${config.targets.length}`);
+  for (const target of config.targets) {
+    const key = targetKey(target, config);
+    const duration = target.durationSeconds ?? defaultDuration(config, target.source);
+    const format =
+      target.source === 'redshift_serverless' ? 'Redshift shape' : 'container credentials';
+    const fields = Object.entries(key.request)
+      .filter(([field]) => field !== 'durationSeconds')
+      .map(([field, value]) => `${field}=${Array.isArray(value) ? value.join(',') : String(value)}`)
+      .join(' ');
+    lines.push(
+      `  ${target.name}: ${target.source} ${fields} (${duration} s) → GET /v1/targets/${target.name} (${format})`,
+    );
+  }
+  return lines;
+}

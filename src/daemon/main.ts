@@ -1,0 +1,367 @@
+/**
+ * The daemon put together: configuration → logger → metrics → token → upstream (AWS, or the
+ * built-in emulator) → credential engine → HTTP front; then prewarm the targets, and on
+ * shutdown undo it in reverse. Reading this file tells how the program is built.
+ */
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
+import type { CredentialKey } from '../cache/key.js';
+import { type Clock, systemClock } from '../clock.js';
+import { type RunningEmulator, startEmulator } from '../emulator/server.js';
+import { createMetrics } from '../metrics/metrics.js';
+import { type UpstreamClients, createUpstreamClients } from '../providers/clients.js';
+import { classifyUpstreamError } from '../providers/errors.js';
+import { type UpstreamCall, instrumented } from '../providers/instrumented.js';
+import {
+  createPartitionCredentialsProvider,
+  createTableCredentialsProvider,
+} from '../providers/lakeformation.js';
+import { createRedshiftCredentialsProvider } from '../providers/redshift-serverless.js';
+import { type CredentialEngine, createCredentialEngine } from '../refresh/engine.js';
+import { TokenAuth } from './auth.js';
+import { type Config, ConfigError, allowList, defaultDuration } from './config.js';
+import { createFront } from './http.js';
+import { type Logger, createLogger } from './logger.js';
+import { Readiness } from './readiness.js';
+import { buildRoutes } from './routes.js';
+import { Targets } from './targets.js';
+
+/** Credentials the SDK clients sign with when talking to the built-in emulator. */
+const EMULATOR_CREDENTIALS = {
+  accessKeyId: 'AKIDCREDCACHEEMULATOR',
+  secretAccessKey: 'credcache-emulator-placeholder-secret',
+};
+const EMULATOR_REGION = 'us-east-1';
+
+export interface DaemonOptions {
+  readonly config: Config;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Run the built-in emulator in this process and point the SDK clients at it. */
+  readonly emulator?: { readonly port?: number } | undefined;
+}
+
+export interface WarmReport {
+  readonly targets: number;
+  readonly warmed: number;
+  readonly ms: number;
+}
+
+export interface Daemon {
+  /** `http://host:port` the API answers on. */
+  readonly url: string;
+  readonly emulatorUrl: string | undefined;
+  readonly auth: TokenAuth;
+  readonly engine: CredentialEngine;
+  readonly registry: Registry;
+  readonly readiness: Readiness;
+  readonly warm: WarmReport;
+  /** Stops accepting, lets in-flight requests finish (up to the grace period), stops timers. */
+  shutdown(): Promise<void>;
+}
+
+/** A short description of a key's non-secret fields, for logs. */
+function keyFields(key: CredentialKey): Record<string, unknown> {
+  return { source: key.source, ...key.request };
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const { config } = options;
+  const clock = options.clock ?? systemClock;
+  const env = options.env ?? process.env;
+  const logger = options.logger ?? createLogger(config.log.level);
+
+  const region =
+    config.upstream.region ??
+    env.AWS_REGION ??
+    env.AWS_DEFAULT_REGION ??
+    (options.emulator ? EMULATOR_REGION : undefined);
+  if (region === undefined) {
+    throw new ConfigError(
+      ['upstream.region: required (or set AWS_REGION) when not running against the emulator'],
+      config.origin,
+    );
+  }
+
+  const auth = new TokenAuth({
+    clock,
+    disabled: config.auth.disabled,
+    token: config.auth.token,
+    tokenOrigin: env.CREDCACHE_TOKEN || env.CREDCACHE_AUTH_TOKEN ? 'environment' : 'config',
+    tokenFile: config.auth.tokenFile,
+    onReload: ({ path, error }) =>
+      error
+        ? logger.warn({ tokenFile: path, error }, 'token file unreadable; keeping the last token')
+        : logger.info({ tokenFile: path }, 'token file changed; new token in use'),
+  });
+
+  const emulator: RunningEmulator | undefined = options.emulator
+    ? await startEmulator({ host: '127.0.0.1', port: options.emulator.port ?? 0 })
+    : undefined;
+
+  const ownCredentials = env.AWS_ACCESS_KEY_ID !== undefined || env.AWS_PROFILE !== undefined;
+  const clients: UpstreamClients = createUpstreamClients({
+    region,
+    maxAttempts: config.upstream.maxAttempts,
+    attemptTimeoutMs: config.upstream.timeoutSeconds * 1000,
+    ...(emulator
+      ? {
+          lakeFormationEndpoint: emulator.url,
+          redshiftServerlessEndpoint: emulator.url,
+          ...(!ownCredentials && { credentials: EMULATOR_CREDENTIALS }),
+        }
+      : {
+          ...(config.upstream.lakeFormationEndpoint !== undefined && {
+            lakeFormationEndpoint: config.upstream.lakeFormationEndpoint,
+          }),
+          ...(config.upstream.redshiftServerlessEndpoint !== undefined && {
+            redshiftServerlessEndpoint: config.upstream.redshiftServerlessEndpoint,
+          }),
+        }),
+  });
+
+  const targets = new Targets(config);
+  const registry = new Registry();
+  const holder: { engine?: CredentialEngine } = {};
+  const metrics = createMetrics(registry, {
+    entries: () =>
+      holder.engine?.cache.countBySource() ?? {
+        lakeformation_table: 0,
+        lakeformation_partition: 0,
+        redshift_serverless: 0,
+      },
+    targetRemaining: () =>
+      targets.all().map(({ name, key }) => {
+        const entry = holder.engine?.cache.peek(key);
+        return [name, entry ? (entry.issued.expiration - clock.now()) / 1000 : undefined] as const;
+      }),
+  });
+
+  const observeCall = (call: UpstreamCall) => {
+    metrics.upstreamCall(call.source, call.error?.awsName, call.seconds);
+    if (call.error) {
+      logger.warn(
+        {
+          source: call.source,
+          error: call.error.awsName,
+          kind: call.error.kind,
+          requestId: call.error.requestId,
+          ms: Math.round(call.seconds * 1000),
+          message: call.error.message,
+        },
+        'upstream call failed',
+      );
+    } else {
+      logger.debug(
+        { source: call.source, ms: Math.round(call.seconds * 1000) },
+        'upstream call succeeded',
+      );
+    }
+  };
+  const providers = {
+    lakeformation_table: instrumented(
+      createTableCredentialsProvider(clients.lakeFormation, {
+        auditContext: config.upstream.auditContext,
+      }),
+      clock,
+      observeCall,
+    ),
+    lakeformation_partition: instrumented(
+      createPartitionCredentialsProvider(clients.lakeFormation, {
+        auditContext: config.upstream.auditContext,
+      }),
+      clock,
+      observeCall,
+    ),
+    redshift_serverless: instrumented(
+      createRedshiftCredentialsProvider(clients.redshiftServerless),
+      clock,
+      observeCall,
+    ),
+  };
+
+  const readinessHolder: { readiness?: Readiness } = {};
+  const engine = createCredentialEngine({
+    clock,
+    providers,
+    maxEntries: config.cache.maxEntries,
+    minRemainingMs: config.cache.minRemainingSeconds * 1000,
+    negativeTtlMs: config.cache.negativeTtlSeconds * 1000,
+    idleMs: config.cache.idleSeconds * 1000,
+    isTarget: (key) => targets.has(key),
+    budget: {
+      maxConcurrent: config.upstream.maxConcurrent,
+      ratePerSecond: config.upstream.ratePerSecond,
+    },
+    on: {
+      load: (key, lane, error) => {
+        metrics.refresh(key.source, lane, error === undefined ? 'success' : 'failure');
+        const reason =
+          error === undefined
+            ? undefined
+            : (() => {
+                const upstream = classifyUpstreamError(error);
+                return `${upstream.awsName}: ${upstream.message}`;
+              })();
+        readinessHolder.readiness?.recordFailure(key.id, reason);
+        if (error !== undefined && lane === 'background') {
+          logger.warn({ key: keyFields(key), reason }, 'background refresh failed');
+        }
+      },
+      evict: (entry, reason) => {
+        metrics.eviction(entry.key.source, reason);
+        if (reason === 'revoked') {
+          logger.warn({ key: keyFields(entry.key) }, 'access revoked upstream; entry evicted');
+        }
+      },
+    },
+  });
+  holder.engine = engine;
+  const readiness = new Readiness(clock, engine.cache, targets);
+  readinessHolder.readiness = readiness;
+
+  const rules = {
+    defaultDurationSeconds: (source: Parameters<typeof defaultDuration>[1]) =>
+      defaultDuration(config, source),
+    allow: allowList(config.allow),
+  };
+  const routes = buildRoutes({
+    cache: engine.cache,
+    targets,
+    rules,
+    metrics,
+    readiness,
+    registry,
+  });
+  const front = createFront({
+    routes,
+    auth,
+    metrics,
+    clock,
+    logger,
+    ...(config.allowNonLoopback && { extraHosts: [config.listen.host] }),
+  });
+
+  const server = createServer({ keepAliveTimeout: 65_000 }, front.listener);
+  const cleanupUpstream = async () => {
+    engine.stop();
+    clients.destroy();
+    await emulator?.close();
+  };
+  try {
+    await listen(server, config.listen.host, config.listen.port);
+  } catch (error) {
+    await cleanupUpstream();
+    throw error;
+  }
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  engine.start();
+
+  if (auth.mode.kind === 'disabled') {
+    logger.warn(
+      'authentication is disabled (auth.disabled: true): any local process can read credentials',
+    );
+  }
+  if (!isLoopbackAddress(address.address)) {
+    logger.warn({ listen: url }, 'listening on a non-loopback address (allowNonLoopback: true)');
+  }
+  if (rules.allow.allowsAll)
+    logger.info('no allow-list configured: every table and workgroup is allowed');
+
+  // Prewarm every target; failures are logged by the observers and shown by /readyz.
+  const warmStarted = clock.monotonic();
+  const results = await Promise.allSettled(
+    targets.all().map((target) => engine.cache.get(target.key)),
+  );
+  const warm: WarmReport = {
+    targets: targets.size,
+    warmed: results.filter((result) => result.status === 'fulfilled').length,
+    ms: Math.round(clock.monotonic() - warmStarted),
+  };
+  logger.info(
+    {
+      listen: url,
+      upstream: emulator ? { kind: 'emulator', url: emulator.url } : { kind: 'aws', region },
+      auth:
+        auth.mode.kind === 'file'
+          ? { tokenFile: auth.mode.path, created: auth.mode.created }
+          : auth.mode,
+      targets: warm.targets,
+      warmed: warm.warmed,
+      warmMs: warm.ms,
+    },
+    'credcache listening',
+  );
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    (stopping ??= (async () => {
+      logger.info({ graceSeconds: config.shutdownGraceSeconds }, 'shutting down');
+      readiness.shutDown();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await new Promise<void>((resolve) => {
+        const timer = clock.setTimeout(resolve, config.shutdownGraceSeconds * 1000);
+        const poll = () => {
+          if (front.inFlight() === 0) {
+            timer.cancel();
+            resolve();
+          } else {
+            pollTimer = clock.setTimeout(poll, 10);
+          }
+        };
+        let pollTimer = clock.setTimeout(poll, 0);
+        void closed.then(() => {
+          pollTimer.cancel();
+          timer.cancel();
+          resolve();
+        });
+      });
+      server.closeAllConnections();
+      await closed;
+      await cleanupUpstream();
+      logger.info('stopped');
+    })());
+
+  return {
+    url,
+    emulatorUrl: emulator?.url,
+    auth,
+    engine,
+    registry,
+    readiness,
+    warm,
+    shutdown,
+  };
+}
+
+function isLoopbackAddress(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1';
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      reject(
+        new Error(
+          error.code === 'EADDRINUSE'
+            ? `listen: ${host}:${port} is already in use`
+            : error.code === 'EADDRNOTAVAIL'
+              ? `listen: ${host} is not an address of this host`
+              : `listen: ${error.message}`,
+        ),
+      );
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError).once('listening', onListening);
+    server.listen(port, host);
+  });
+}

@@ -1,0 +1,67 @@
+/**
+ * Response bodies of a cached credential, serialised once per entry (the entry's `rendered`
+ * map) rather than per request. Every timestamp is ISO-8601 UTC ending in `Z`, which
+ * container-credential clients require.
+ */
+import type { CacheEntry } from '../cache/credential-cache.js';
+import type { DatabaseCredentials, S3Credentials } from '../providers/types.js';
+
+/**
+ * - `lakeformation`: the Lake Formation API shape (`SessionToken`, `VendedS3Path`);
+ * - `container`: the AWS container-credentials shape (`Token`), for `AWS_CONTAINER_CREDENTIALS_FULL_URI`;
+ * - `redshift`: the Redshift Serverless shape.
+ */
+export type Format = 'lakeformation' | 'container' | 'redshift';
+
+export const iso = (epochMs: number): string => new Date(epochMs).toISOString();
+
+function render(entry: CacheEntry, format: Format): Buffer {
+  const { issued } = entry;
+  switch (format) {
+    case 'lakeformation': {
+      const c = issued.credentials as S3Credentials;
+      return Buffer.from(
+        JSON.stringify({
+          AccessKeyId: c.accessKeyId,
+          SecretAccessKey: c.secretAccessKey,
+          SessionToken: c.sessionToken,
+          Expiration: iso(issued.expiration),
+          ...(c.vendedS3Path !== undefined && { VendedS3Path: c.vendedS3Path }),
+        }),
+      );
+    }
+    case 'container': {
+      const c = issued.credentials as S3Credentials;
+      return Buffer.from(
+        JSON.stringify({
+          AccessKeyId: c.accessKeyId,
+          SecretAccessKey: c.secretAccessKey,
+          Token: c.sessionToken,
+          Expiration: iso(issued.expiration),
+        }),
+      );
+    }
+    case 'redshift': {
+      const c = issued.credentials as DatabaseCredentials;
+      return Buffer.from(
+        JSON.stringify({
+          dbUser: c.dbUser,
+          dbPassword: c.dbPassword,
+          expiration: iso(issued.expiration),
+          ...(issued.nextRefreshTime !== undefined && {
+            nextRefreshTime: iso(issued.nextRefreshTime),
+          }),
+        }),
+      );
+    }
+  }
+}
+
+/** The body of `entry` in `format`, made on first use and kept with the entry. */
+export function renderedBody(entry: CacheEntry, format: Format): Buffer {
+  const cached = entry.rendered.get(format);
+  if (cached instanceof Buffer) return cached;
+  const body = render(entry, format);
+  entry.rendered.set(format, body);
+  return body;
+}

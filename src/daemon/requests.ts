@@ -1,0 +1,363 @@
+/**
+ * A client's request → a canonical `CredentialKey`, or an `InvalidRequest` naming the field.
+ * GET requests carry query parameters (repeated or comma lists, except partition `values`,
+ * which are repeated only); POST requests carry the AWS request shape as JSON. The allow-list
+ * is checked here, before anything reaches the cache.
+ */
+import {
+  type PartitionKey,
+  type RedshiftKey,
+  type TableKey,
+  partitionKey,
+  redshiftKey,
+  tableKey,
+} from '../cache/key.js';
+import {
+  LAKE_FORMATION_DURATION,
+  LAKE_FORMATION_PERMISSIONS,
+  PARTITION_VALUES,
+  PERMISSION_TYPES,
+  REDSHIFT_DURATION,
+  dbNameProblem,
+  isCustomDomainName,
+  isGlueTableArn,
+  isWorkgroupName,
+} from '../providers/rules.js';
+import type { Source } from '../providers/types.js';
+import type { AllowList, Resource } from './config.js';
+import { ApiError, invalid } from './errors.js';
+
+export interface RequestRules {
+  /** Duration of a request that names none. */
+  readonly defaultDurationSeconds: (source: Source) => number;
+  readonly allow: AllowList;
+}
+
+const DEFAULT_PERMISSION_TYPES = ['COLUMN_PERMISSION'];
+
+/** Shown values are cut short, so an error body never echoes a megabyte back. */
+function shown(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+}
+
+function checkTableArn(field: string, value: string): string {
+  if (!isGlueTableArn(value)) {
+    throw invalid(
+      `${field}: ${shown(value)} is not a Glue table ARN (arn:<partition>:glue:<region>:<account>:table/<database>/<table>)`,
+    );
+  }
+  return value;
+}
+
+function checkEnum(field: string, values: readonly string[], allowed: readonly string[]): string[] {
+  for (const value of values) {
+    if (!allowed.includes(value)) {
+      throw invalid(`${field}: ${shown(value)} is not one of ${allowed.join(', ')}`);
+    }
+  }
+  return [...values];
+}
+
+function checkDuration(field: string, value: number, range: { min: number; max: number }): number {
+  if (!Number.isSafeInteger(value) || value < range.min || value > range.max) {
+    throw invalid(`${field}: must be a whole number of seconds from ${range.min} to ${range.max}`);
+  }
+  return value;
+}
+
+function checkPartitionValues(field: string, values: readonly string[]): string[] {
+  if (values.length < PARTITION_VALUES.minCount || values.length > PARTITION_VALUES.maxCount) {
+    throw invalid(
+      `${field}: give from ${PARTITION_VALUES.minCount} to ${PARTITION_VALUES.maxCount} partition values`,
+    );
+  }
+  if (values.some((value) => value.length > PARTITION_VALUES.maxLength)) {
+    throw invalid(`${field}: a partition value is longer than ${PARTITION_VALUES.maxLength}`);
+  }
+  return [...values];
+}
+
+function checkAllowed(rules: RequestRules, resource: Resource, field: string): void {
+  const denied = rules.allow.denies(resource);
+  if (denied)
+    throw new ApiError('Forbidden', `${field}: not in the allow-list (allow.${denied.list})`);
+}
+
+// ---- GET: query parameters ----
+
+class Query {
+  readonly #params: URLSearchParams;
+  constructor(params: URLSearchParams, known: readonly string[]) {
+    this.#params = params;
+    for (const name of new Set(params.keys())) {
+      if (!known.includes(name)) {
+        throw invalid(`${shown(name)}: unknown parameter; this path takes ${known.join(', ')}`);
+      }
+    }
+  }
+
+  /** A parameter given at most once, not empty. */
+  one(name: string): string | undefined {
+    const values = this.#params.getAll(name);
+    if (values.length === 0) return undefined;
+    if (values.length > 1) throw invalid(`${name}: given more than once`);
+    const value = values[0] ?? '';
+    if (value === '') throw invalid(`${name}: empty`);
+    return value;
+  }
+
+  required(name: string): string {
+    const value = this.one(name);
+    if (value === undefined) throw invalid(`${name}: required`);
+    return value;
+  }
+
+  /** Repeated and/or comma-separated values, each non-empty. */
+  list(name: string): string[] | undefined {
+    const values = this.#params.getAll(name);
+    if (values.length === 0) return undefined;
+    const items = values.flatMap((value) => value.split(','));
+    if (items.some((item) => item === '')) throw invalid(`${name}: empty value in the list`);
+    return items;
+  }
+
+  /** Repeated values only (a value may hold a comma). */
+  repeated(name: string): string[] | undefined {
+    const values = this.#params.getAll(name);
+    return values.length === 0 ? undefined : values;
+  }
+
+  integer(name: string): number | undefined {
+    const value = this.one(name);
+    if (value === undefined) return undefined;
+    if (!/^\d{1,9}$/.test(value)) throw invalid(`${name}: must be a whole number of seconds`);
+    return Number(value);
+  }
+}
+
+const TABLE_PARAMS = ['tableArn', 'permissions', 'supportedPermissionTypes', 'durationSeconds'];
+
+function tableRequestFromQuery(query: Query, rules: RequestRules, source: Source) {
+  const tableArn = checkTableArn('tableArn', query.required('tableArn'));
+  checkAllowed(rules, { kind: 'table', tableArn }, 'tableArn');
+  return {
+    tableArn,
+    permissions: checkEnum(
+      'permissions',
+      query.list('permissions') ?? [],
+      LAKE_FORMATION_PERMISSIONS,
+    ),
+    supportedPermissionTypes: checkEnum(
+      'supportedPermissionTypes',
+      query.list('supportedPermissionTypes') ?? DEFAULT_PERMISSION_TYPES,
+      PERMISSION_TYPES,
+    ),
+    durationSeconds: checkDuration(
+      'durationSeconds',
+      query.integer('durationSeconds') ?? rules.defaultDurationSeconds(source),
+      LAKE_FORMATION_DURATION,
+    ),
+  };
+}
+
+export function tableKeyFromQuery(params: URLSearchParams, rules: RequestRules): TableKey {
+  const query = new Query(params, TABLE_PARAMS);
+  return tableKey(tableRequestFromQuery(query, rules, 'lakeformation_table'));
+}
+
+export function partitionKeyFromQuery(params: URLSearchParams, rules: RequestRules): PartitionKey {
+  const query = new Query(params, [...TABLE_PARAMS, 'values']);
+  const table = tableRequestFromQuery(query, rules, 'lakeformation_partition');
+  const values = query.repeated('values');
+  if (values === undefined) throw invalid('values: required (repeat it once per partition value)');
+  return partitionKey({ ...table, partitionValues: checkPartitionValues('values', values) });
+}
+
+export function redshiftKeyFromQuery(params: URLSearchParams, rules: RequestRules): RedshiftKey {
+  const query = new Query(params, [
+    'workgroupName',
+    'customDomainName',
+    'dbName',
+    'durationSeconds',
+  ]);
+  return redshiftKeyFrom(
+    {
+      workgroupName: query.one('workgroupName'),
+      customDomainName: query.one('customDomainName'),
+      dbName: query.one('dbName'),
+      durationSeconds: query.integer('durationSeconds'),
+    },
+    rules,
+  );
+}
+
+function redshiftKeyFrom(
+  request: {
+    workgroupName: string | undefined;
+    customDomainName: string | undefined;
+    dbName: string | undefined;
+    durationSeconds: number | undefined;
+  },
+  rules: RequestRules,
+): RedshiftKey {
+  const { workgroupName, customDomainName, dbName } = request;
+  if ((workgroupName === undefined) === (customDomainName === undefined)) {
+    throw invalid('workgroupName: give exactly one of workgroupName and customDomainName');
+  }
+  if (workgroupName !== undefined) {
+    if (!isWorkgroupName(workgroupName)) {
+      throw invalid(
+        `workgroupName: ${shown(workgroupName)} must be 3 to 64 characters of a-z, 0-9 and -`,
+      );
+    }
+    checkAllowed(rules, { kind: 'workgroup', name: workgroupName }, 'workgroupName');
+  }
+  if (customDomainName !== undefined) {
+    if (!isCustomDomainName(customDomainName)) {
+      throw invalid(`customDomainName: ${shown(customDomainName)} is not a domain name`);
+    }
+    checkAllowed(rules, { kind: 'customDomain', name: customDomainName }, 'customDomainName');
+  }
+  if (dbName !== undefined) {
+    const problem = dbNameProblem(dbName);
+    if (problem) throw invalid(`dbName: ${problem}`);
+  }
+  return redshiftKey({
+    ...(workgroupName !== undefined && { workgroupName }),
+    ...(customDomainName !== undefined && { customDomainName }),
+    ...(dbName !== undefined && { dbName }),
+    durationSeconds: checkDuration(
+      'durationSeconds',
+      request.durationSeconds ?? rules.defaultDurationSeconds('redshift_serverless'),
+      REDSHIFT_DURATION,
+    ),
+  });
+}
+
+// ---- POST: the AWS request shape ----
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+class Body {
+  constructor(
+    readonly value: Json,
+    known: readonly string[],
+    private readonly path = '',
+  ) {
+    for (const name of Object.keys(value)) {
+      if (!known.includes(name)) {
+        throw invalid(
+          `${path}${shown(name).slice(1, -1)}: unknown field; expected ${known.join(', ')}`,
+        );
+      }
+    }
+  }
+
+  #absent(name: string): boolean {
+    return this.value[name] === undefined || this.value[name] === null;
+  }
+
+  string(name: string): string | undefined {
+    if (this.#absent(name)) return undefined;
+    const value = this.value[name];
+    if (typeof value !== 'string') throw invalid(`${this.path}${name}: must be a string`);
+    return value;
+  }
+
+  strings(name: string): string[] | undefined {
+    if (this.#absent(name)) return undefined;
+    const value = this.value[name];
+    if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+      throw invalid(`${this.path}${name}: must be a list of strings`);
+    }
+    return value as string[];
+  }
+
+  integer(name: string): number | undefined {
+    if (this.#absent(name)) return undefined;
+    const value = this.value[name];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+      throw invalid(`${this.path}${name}: must be a whole number`);
+    }
+    return value;
+  }
+
+  object(name: string, known: readonly string[]): Body | undefined {
+    if (this.#absent(name)) return undefined;
+    const value = this.value[name];
+    if (!isObject(value)) throw invalid(`${this.path}${name}: must be an object`);
+    return new Body(value, known, `${this.path}${name}.`);
+  }
+}
+
+const TABLE_MEMBERS = [
+  'TableArn',
+  'Permissions',
+  'SupportedPermissionTypes',
+  'DurationSeconds',
+  'AuditContext',
+  'QuerySessionContext',
+];
+
+function bodyObject(body: unknown): Json {
+  if (!isObject(body)) throw invalid('body: must be a JSON object in the AWS request shape');
+  return body;
+}
+
+function tableRequestFromBody(body: Body, rules: RequestRules, source: Source) {
+  const tableArnValue = body.string('TableArn');
+  if (tableArnValue === undefined) throw invalid('TableArn: required');
+  const tableArn = checkTableArn('TableArn', tableArnValue);
+  checkAllowed(rules, { kind: 'table', tableArn }, 'TableArn');
+  // Accepted for compatibility with the AWS shape, never part of the key: the daemon sends its
+  // own audit context.
+  body.object('AuditContext', ['AdditionalAuditContext'])?.string('AdditionalAuditContext');
+  body.object('QuerySessionContext', [
+    'QueryId',
+    'QueryStartTime',
+    'ClusterId',
+    'QueryAuthorizationId',
+    'AdditionalContext',
+  ]);
+  return {
+    tableArn,
+    permissions: checkEnum(
+      'Permissions',
+      body.strings('Permissions') ?? [],
+      LAKE_FORMATION_PERMISSIONS,
+    ),
+    supportedPermissionTypes: checkEnum(
+      'SupportedPermissionTypes',
+      body.strings('SupportedPermissionTypes') ?? DEFAULT_PERMISSION_TYPES,
+      PERMISSION_TYPES,
+    ),
+    durationSeconds: checkDuration(
+      'DurationSeconds',
+      body.integer('DurationSeconds') ?? rules.defaultDurationSeconds(source),
+      LAKE_FORMATION_DURATION,
+    ),
+  };
+}
+
+export function tableKeyFromBody(json: unknown, rules: RequestRules): TableKey {
+  const body = new Body(bodyObject(json), [...TABLE_MEMBERS, 'S3Path']);
+  if (body.string('S3Path') !== undefined) {
+    throw invalid('S3Path: not supported; credcache caches credentials per table');
+  }
+  return tableKey(tableRequestFromBody(body, rules, 'lakeformation_table'));
+}
+
+export function partitionKeyFromBody(json: unknown, rules: RequestRules): PartitionKey {
+  const body = new Body(bodyObject(json), [...TABLE_MEMBERS, 'Partition']);
+  const table = tableRequestFromBody(body, rules, 'lakeformation_partition');
+  const values = body.object('Partition', ['Values'])?.strings('Values');
+  if (values === undefined) throw invalid('Partition.Values: required');
+  return partitionKey({
+    ...table,
+    partitionValues: checkPartitionValues('Partition.Values', values),
+  });
+}

@@ -1,0 +1,70 @@
+/** Configured targets: a name standing for one credential key, refreshed and kept warm. */
+import { type CredentialKey, partitionKey, redshiftKey, tableKey } from '../cache/key.js';
+import { type Config, type TargetConfig, defaultDuration } from './config.js';
+
+export interface Target {
+  readonly name: string;
+  readonly key: CredentialKey;
+}
+
+export function targetKey(target: TargetConfig, config: Pick<Config, 'upstream'>): CredentialKey {
+  const durationSeconds = target.durationSeconds ?? defaultDuration(config, target.source);
+  switch (target.source) {
+    case 'lakeformation_table':
+      return tableKey({
+        tableArn: target.tableArn,
+        permissions: target.permissions,
+        supportedPermissionTypes: target.supportedPermissionTypes,
+        durationSeconds,
+      });
+    case 'lakeformation_partition':
+      return partitionKey({
+        tableArn: target.tableArn,
+        permissions: target.permissions,
+        supportedPermissionTypes: target.supportedPermissionTypes,
+        durationSeconds,
+        partitionValues: target.values,
+      });
+    case 'redshift_serverless':
+      return redshiftKey({
+        ...(target.workgroupName !== undefined && { workgroupName: target.workgroupName }),
+        ...(target.customDomainName !== undefined && {
+          customDomainName: target.customDomainName,
+        }),
+        ...(target.dbName !== undefined && { dbName: target.dbName }),
+        durationSeconds,
+      });
+  }
+}
+
+/** The configured targets by name, and a test for "is this key a target". */
+export class Targets {
+  readonly #byName: ReadonlyMap<string, Target>;
+  readonly #keyIds: ReadonlySet<string>;
+
+  constructor(config: Pick<Config, 'targets' | 'upstream'>) {
+    this.#byName = new Map(
+      config.targets.map((target) => [
+        target.name,
+        { name: target.name, key: targetKey(target, config) },
+      ]),
+    );
+    this.#keyIds = new Set([...this.#byName.values()].map((target) => target.key.id));
+  }
+
+  get(name: string): Target | undefined {
+    return this.#byName.get(name);
+  }
+
+  all(): Target[] {
+    return [...this.#byName.values()];
+  }
+
+  has(key: CredentialKey): boolean {
+    return this.#keyIds.has(key.id);
+  }
+
+  get size(): number {
+    return this.#byName.size;
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Every metric of SPEC section 4, on a registry that is passed in (tests make a fresh one).
+ * Labels are bounded: routes are patterns, sources and reasons are fixed sets, AWS error names
+ * are checked for shape. Nothing here ever sees an ARN, a partition value or a secret.
+ */
+import { Counter, Gauge, Histogram, type Registry, collectDefaultMetrics } from 'prom-client';
+import { SOURCES, type Source } from '../providers/types.js';
+
+export type CacheResultLabel = 'hit' | 'miss' | 'coalesced' | 'stale' | 'negative';
+export type EvictionReasonLabel = 'lru' | 'expired' | 'idle' | 'revoked';
+export type TriggerLabel = 'background' | 'on_demand';
+
+export interface MetricsOptions {
+  /** Entries per source, read at every scrape. */
+  readonly entries?: () => Readonly<Record<Source, number>>;
+  /** Seconds of validity left per configured target (absent: none held), read at every scrape. */
+  readonly targetRemaining?: () => Iterable<readonly [target: string, seconds: number | undefined]>;
+  /** Collect prom-client's default process metrics (default true). */
+  readonly defaultMetrics?: boolean;
+}
+
+/** Outcome label of an upstream call: `success` or the AWS error name, kept to a sane shape. */
+export function outcomeLabel(awsName: string | undefined): string {
+  if (awsName === undefined) return 'success';
+  return /^[A-Za-z][A-Za-z0-9]{0,63}$/.test(awsName) ? awsName : 'Other';
+}
+
+export function createMetrics(registry: Registry, options: MetricsOptions = {}) {
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const httpRequests = new Counter({
+    name: 'credcache_http_requests_total',
+    help: 'HTTP requests answered, by route pattern and status code.',
+    labelNames: ['route', 'code'] as const,
+    registers,
+  });
+  const httpDuration = new Histogram({
+    name: 'credcache_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request, by route pattern.',
+    labelNames: ['route'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
+    registers,
+  });
+  const cacheRequests = new Counter({
+    name: 'credcache_cache_requests_total',
+    help: 'Credential lookups, by source and result (hit, miss, coalesced, stale, negative).',
+    labelNames: ['source', 'result'] as const,
+    registers,
+  });
+  new Gauge({
+    name: 'credcache_cache_entries',
+    help: 'Credentials held in the cache, by source.',
+    labelNames: ['source'] as const,
+    registers,
+    collect() {
+      const counts = options.entries?.();
+      for (const source of SOURCES) this.set({ source }, counts?.[source] ?? 0);
+    },
+  });
+  const upstreamRequests = new Counter({
+    name: 'credcache_upstream_requests_total',
+    help: 'Calls to AWS, by source and outcome (success, or the AWS error name, Timeout, NetworkError).',
+    labelNames: ['source', 'outcome'] as const,
+    registers,
+  });
+  const upstreamDuration = new Histogram({
+    name: 'credcache_upstream_request_duration_seconds',
+    help: 'Duration of calls to AWS, by source.',
+    labelNames: ['source'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+  const refreshes = new Counter({
+    name: 'credcache_refreshes_total',
+    help: 'Credential loads, by source, trigger (background, on_demand) and outcome (success, failure).',
+    labelNames: ['source', 'trigger', 'outcome'] as const,
+    registers,
+  });
+  const evictions = new Counter({
+    name: 'credcache_evictions_total',
+    help: 'Entries removed from the cache, by source and reason (lru, expired, idle, revoked).',
+    labelNames: ['source', 'reason'] as const,
+    registers,
+  });
+  new Gauge({
+    name: 'credcache_target_remaining_seconds',
+    help: 'Seconds of validity left on the credential held for each configured target (0: none).',
+    labelNames: ['target'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [target, seconds] of options.targetRemaining?.() ?? []) {
+        this.set({ target }, Math.max(0, seconds ?? 0));
+      }
+    },
+  });
+
+  // Zero every fixed-label series up front, so dashboards and rate() see them from the start.
+  for (const source of SOURCES) {
+    for (const result of ['hit', 'miss', 'coalesced', 'stale', 'negative'] as const) {
+      cacheRequests.inc({ source, result }, 0);
+    }
+    for (const reason of ['lru', 'expired', 'idle', 'revoked'] as const) {
+      evictions.inc({ source, reason }, 0);
+    }
+    for (const trigger of ['background', 'on_demand'] as const) {
+      for (const outcome of ['success', 'failure'] as const) {
+        refreshes.inc({ source, trigger, outcome }, 0);
+      }
+    }
+  }
+
+  return {
+    registry,
+    /** Per-route handles, made once per route so the hot path does no label lookups. */
+    route(route: string) {
+      const duration = httpDuration.labels({ route });
+      const byCode = new Map<number, Counter.Internal>();
+      return {
+        observe(status: number, seconds: number) {
+          let counter = byCode.get(status);
+          if (!counter) {
+            counter = httpRequests.labels({ route, code: String(status) });
+            byCode.set(status, counter);
+          }
+          counter.inc();
+          duration.observe(seconds);
+        },
+      };
+    },
+    cacheRequest(source: Source, result: CacheResultLabel) {
+      cacheRequests.inc({ source, result });
+    },
+    upstreamCall(source: Source, awsName: string | undefined, seconds: number) {
+      upstreamRequests.inc({ source, outcome: outcomeLabel(awsName) });
+      upstreamDuration.observe({ source }, seconds);
+    },
+    refresh(source: Source, trigger: TriggerLabel, outcome: 'success' | 'failure') {
+      refreshes.inc({ source, trigger, outcome });
+    },
+    eviction(source: Source, reason: EvictionReasonLabel) {
+      evictions.inc({ source, reason });
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+export type RouteMetrics = ReturnType<Metrics['route']>;
