@@ -300,7 +300,7 @@ const HEAP_LAYER_LABELS: Readonly<Record<HeapLayer, string>> = {
   data: '`Map`: key id → issued credential (the data alone; baseline)',
   keyed: '`Map`: key id → { canonical key, issued credential }',
   cache: '`CredentialCache` alone (entries, LRU, `rendered` maps; no scheduler)',
-  engine: '`createCredentialEngine`: cache + budget + refresh timers + housekeeping',
+  engine: '`createCredentialEngine`: cache + budget + refresh queue + housekeeping',
 };
 
 interface HeapProbeResult {
@@ -814,7 +814,7 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
   });
   if (heap.refreshTimers !== ENTRIES) {
     problems.push(
-      `heap: the filled engine had ${heap.refreshTimers} refresh timers, expected ${ENTRIES}.`,
+      `heap: the filled engine had ${heap.refreshTimers} scheduled refreshes, expected ${ENTRIES}.`,
     );
   }
   details.push(
@@ -825,8 +825,8 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
       "in-process fake providers. Each credential is shaped like Lake Formation's: a " +
       '20-character access key id, a 40-character secret, an 800-character session token and ' +
       `one \`VendedS3Path\`, ${FAKE_LIFETIME_MS / 3_600_000} h lifetime, all strings fresh per ` +
-      `entry. The engine had armed ${heap.refreshTimers.toLocaleString('en')} refresh timers ` +
-      '(one Node.js timer per key). One warm-up round at a tenth of the size first, then ' +
+      `entry. The engine had scheduled ${heap.refreshTimers.toLocaleString('en')} refreshes ` +
+      '(one clock timer over a queue of due refreshes, `DueQueue`). One warm-up round at a tenth of the size first, then ' +
       `median of ${options.heapRounds} round(s); MB = 10⁶ bytes.`,
     renderTable(
       ['Layer', 'Heap growth', 'Per entry', 'Added per entry', 'Rounds'],

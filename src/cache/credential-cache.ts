@@ -41,7 +41,7 @@ export interface CacheEntry {
    * What the HTTP layer derives from the credential (its serialised response bodies), made
    * once per entry, not per request.
    */
-  readonly rendered: Map<string, unknown>;
+  readonly rendered: Record<string, unknown>;
 }
 
 export type Load = (key: CredentialKey, lane: Lane) => Promise<IssuedCredentials<unknown>>;
@@ -186,7 +186,7 @@ export class CredentialCache {
       lastUsedAt: previous?.lastUsedAt ?? this.#clock.now(),
       refreshFailure: undefined,
       refreshFailures: 0,
-      rendered: new Map(),
+      rendered: {},
     };
     this.#entries.set(key.id, entry);
     this.#onStore?.(entry);

@@ -59,9 +59,9 @@ function render(entry: CacheEntry, format: Format): Buffer {
 
 /** The body of `entry` in `format`, made on first use and kept with the entry. */
 export function renderedBody(entry: CacheEntry, format: Format): Buffer {
-  const cached = entry.rendered.get(format);
+  const cached = entry.rendered[format];
   if (cached instanceof Buffer) return cached;
   const body = render(entry, format);
-  entry.rendered.set(format, body);
+  entry.rendered[format] = body;
   return body;
 }

@@ -1,14 +1,16 @@
 /**
- * Background refresh: one timer per cached credential, set at its refresh point. When it fires,
- * a key still in use (or a configured target) is refreshed through the cache's background lane;
+ * Background refresh: each cached credential is due at its refresh point (one clock timer drives
+ * them all, see `DueQueue`). When it is due, a key still in use (or a configured target) is
+ * refreshed through the cache's background lane;
  * a key nobody asked for within `idleMs` is left to expire. A failed refresh keeps the
  * still-valid credential (served as `stale`) and retries with capped, jittered backoff; an
  * AccessDenied / NotFound evicts it, so revocation reaches clients at the next refresh.
  */
 import type { CacheEntry, CredentialCache } from '../cache/credential-cache.js';
 import type { CredentialKey } from '../cache/key.js';
-import type { Clock, Timer } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { type UpstreamError, classifyUpstreamError } from '../providers/errors.js';
+import { DueQueue } from './due-queue.js';
 import {
   type BackoffDelayOptions,
   type RefreshAtOptions,
@@ -45,7 +47,7 @@ export class RefreshScheduler {
   readonly #refreshPolicy: Omit<RefreshAtOptions, 'random'>;
   readonly #backoffPolicy: Omit<BackoffDelayOptions, 'random' | 'throttled'>;
   readonly #onRefresh: ((key: CredentialKey, result: RefreshOutcome) => void) | undefined;
-  readonly #timers = new Map<string, { timer: Timer; at: number }>();
+  readonly #due: DueQueue;
   #stopped = false;
 
   constructor(options: RefreshSchedulerOptions) {
@@ -57,6 +59,7 @@ export class RefreshScheduler {
     this.#refreshPolicy = options.refreshPolicy ?? {};
     this.#backoffPolicy = options.backoffPolicy ?? {};
     this.#onRefresh = options.onRefresh;
+    this.#due = new DueQueue(this.#clock);
   }
 
   /** Schedules the refresh of a newly stored entry (wire to the cache's `onStore`). */
@@ -74,35 +77,27 @@ export class RefreshScheduler {
 
   /** Forgets an entry that left the cache (wire to the cache's `onEvict`). */
   untrack(entry: CacheEntry): void {
-    const scheduled = this.#timers.get(entry.key.id);
-    if (scheduled && this.#cache.peek(entry.key) === undefined) {
-      scheduled.timer.cancel();
-      this.#timers.delete(entry.key.id);
-    }
+    if (this.#cache.peek(entry.key) === undefined) this.#due.cancel(entry.key.id);
   }
 
   /** When the refresh of `key` is due, if one is scheduled. */
   scheduledAt(key: CredentialKey): number | undefined {
-    return this.#timers.get(key.id)?.at;
+    return this.#due.dueAt(key.id);
   }
 
   /** Cancels every timer; nothing is scheduled after this. */
   stop(): void {
     this.#stopped = true;
-    for (const { timer } of this.#timers.values()) timer.cancel();
-    this.#timers.clear();
+    this.#due.clear();
   }
 
   #schedule(entry: CacheEntry, at: number): void {
     if (this.#stopped) return;
-    this.#timers.get(entry.key.id)?.timer.cancel();
-    const timer = this.#clock.setTimeout(() => void this.#fire(entry), at - this.#clock.now());
-    this.#timers.set(entry.key.id, { timer, at });
+    this.#due.schedule(entry.key.id, at, () => void this.#fire(entry));
   }
 
   async #fire(entry: CacheEntry): Promise<void> {
     const { key } = entry;
-    this.#timers.delete(key.id);
     if (this.#cache.peek(key) !== entry) return; // replaced or evicted meanwhile
     const idle = this.#clock.now() - entry.lastUsedAt >= this.#idleMs;
     if (idle && !this.#isTarget(key)) return; // left to expire; the sweep removes it
