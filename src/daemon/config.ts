@@ -497,7 +497,7 @@ export async function loadConfig(
   }
   let document: unknown;
   try {
-    document = parseYaml(text, { prettyErrors: false, uniqueKeys: true });
+    document = parseYaml(text, { uniqueKeys: true });
   } catch (error) {
     const where =
       error instanceof YAMLParseError && error.linePos

@@ -1,0 +1,256 @@
+/** The configuration: defaults, every rule naming its field, environment overrides, YAML errors. */
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ConfigError,
+  allowList,
+  buildConfig,
+  defaultDuration,
+  loadConfig,
+  parseListen,
+} from '../../src/daemon/config.js';
+
+const ARN = 'arn:aws:glue:us-east-1:123456789012:table/sales/orders';
+
+function problems(document: unknown, env: NodeJS.ProcessEnv = {}): readonly string[] {
+  try {
+    buildConfig(document, { env });
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    return error.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const config = buildConfig({});
+    assert.deepEqual(config.listen, { host: '127.0.0.1', port: 9911 });
+    assert.equal(config.allowNonLoopback, false);
+    assert.equal(config.auth.disabled, false);
+    assert.equal(config.auth.tokenFile, undefined);
+    assert.deepEqual(config.cache, {
+      maxEntries: 10_000,
+      minRemainingSeconds: 300,
+      idleSeconds: 900,
+      negativeTtlSeconds: 5,
+    });
+    assert.equal(config.upstream.durationSeconds, 3600);
+    assert.equal(config.upstream.auditContext, 'credcache');
+    assert.equal(config.log.level, 'info');
+    assert.deepEqual(config.targets, []);
+    assert.equal(config.allow, undefined);
+  });
+
+  it('fills target defaults and takes the SPEC example as written', () => {
+    const config = buildConfig({
+      listen: '127.0.0.1:9911',
+      auth: { tokenFile: '/var/run/credcache/token' },
+      cache: { maxEntries: 10000, minRemainingSeconds: 300, idleSeconds: 900 },
+      upstream: { region: 'us-east-1', auditContext: 'credcache' },
+      allow: {
+        tables: ['arn:aws:glue:us-east-1:123456789012:table/sales/*'],
+        workgroups: ['analytics-*'],
+      },
+      targets: [
+        {
+          name: 'orders',
+          source: 'lakeformation_table',
+          tableArn: ARN,
+          permissions: ['SELECT'],
+          supportedPermissionTypes: ['COLUMN_PERMISSION'],
+          durationSeconds: 3600,
+        },
+        {
+          name: 'orders-2026',
+          source: 'lakeformation_partition',
+          tableArn: ARN,
+          values: ['2026', '11'],
+        },
+        {
+          name: 'warehouse',
+          source: 'redshift_serverless',
+          workgroupName: 'analytics-prod',
+          dbName: 'dev',
+        },
+      ],
+    });
+    assert.equal(config.targets.length, 3);
+    const partition = config.targets[1];
+    assert.ok(partition?.source === 'lakeformation_partition');
+    assert.deepEqual(partition.permissions, []);
+    assert.deepEqual(partition.supportedPermissionTypes, ['COLUMN_PERMISSION']);
+    assert.equal(config.auth.tokenFile, '/var/run/credcache/token');
+  });
+
+  it('names the field and the rule of every problem, all at once', () => {
+    assert.deepEqual(
+      problems({
+        bogus: 1,
+        cache: { maxEntries: 'many', minRemainingSeconds: -1, extra: true },
+        targets: [
+          { name: 'Orders', source: 'lakeformation_table', tableArn: 'arn:aws:s3:::bucket' },
+          {
+            name: 'w',
+            source: 'redshift_serverless',
+            workgroupName: 'analytics',
+            dbName: 'select',
+          },
+          { name: 'x', source: 'dynamodb' },
+          { name: 'p', source: 'lakeformation_partition', tableArn: ARN, values: [] },
+          { name: 't', source: 'lakeformation_table', tableArn: ARN, permissions: ['READ'] },
+          { name: 'd', source: 'redshift_serverless', workgroupName: 'wg', durationSeconds: 7200 },
+        ],
+      }),
+      [
+        'cache.maxEntries: must be a number',
+        'cache.minRemainingSeconds: must be at least 0',
+        'cache.extra: unknown field',
+        'targets[0].name: must match [a-z0-9-]{1,63}',
+        'targets[0].tableArn: not a Glue table ARN (arn:<partition>:glue:<region>:<account>:table/<database>/<table>)',
+        "targets[1].dbName: 'select' is a reserved word",
+        'targets[2].source: must be lakeformation_table, lakeformation_partition or redshift_serverless',
+        'targets[3].values: must hold at least one partition value',
+        'targets[4].permissions[0]: not a Lake Formation permission',
+        'targets[5].workgroupName: 3 to 64 characters of a-z, 0-9 and -',
+        'targets[5].durationSeconds: must be at most 3600',
+        'bogus: unknown field',
+      ],
+    );
+  });
+
+  it('checks what spans fields: duplicate names, one Redshift name, the allow-list, listen, auth', () => {
+    assert.deepEqual(
+      problems({
+        targets: [
+          { name: 'a', source: 'lakeformation_table', tableArn: ARN },
+          { name: 'a', source: 'lakeformation_table', tableArn: ARN },
+        ],
+      }),
+      ['targets[1].name: a is already the name of targets[0]'],
+    );
+    assert.deepEqual(problems({ targets: [{ name: 'r', source: 'redshift_serverless' }] }), [
+      'targets[0].workgroupName: exactly one of workgroupName and customDomainName is required',
+    ]);
+    assert.deepEqual(
+      problems({
+        allow: { tables: ['arn:aws:glue:us-east-1:123456789012:table/hr/*'], workgroups: ['bi-*'] },
+        targets: [
+          { name: 'o', source: 'lakeformation_table', tableArn: ARN },
+          { name: 'w', source: 'redshift_serverless', workgroupName: 'analytics' },
+          { name: 'c', source: 'redshift_serverless', customDomainName: 'db.example.com' },
+        ],
+      }),
+      [
+        'targets[0].tableArn: not in allow.tables',
+        'targets[1].workgroupName: not in allow.workgroups',
+        'targets[2].customDomainName: not in allow.customDomains',
+      ],
+    );
+    assert.deepEqual(problems({ listen: '0.0.0.0:9911' }), [
+      'listen: 0.0.0.0 is not a loopback address; set allowNonLoopback: true to listen on it',
+    ]);
+    assert.equal(
+      buildConfig({ listen: '0.0.0.0:9911', allowNonLoopback: true }).listen.host,
+      '0.0.0.0',
+    );
+    assert.deepEqual(problems({ listen: 'localhost' }), [
+      'listen: must be host:port (for example 127.0.0.1:9911)',
+    ]);
+    assert.deepEqual(problems({ auth: { disabled: true, tokenFile: '/t' } }), [
+      'auth.disabled: cannot be combined with auth.token or auth.tokenFile',
+    ]);
+    assert.deepEqual(problems({ auth: { token: 'short' } }), [
+      'auth.token: must be at least 16 characters',
+    ]);
+    assert.deepEqual(problems([1, 2]), ['(top level): must be a mapping of sections']);
+  });
+
+  it('applies CREDCACHE_* variables over the file, naming the variable when one is wrong', () => {
+    const config = buildConfig(
+      { cache: { minRemainingSeconds: 300 }, upstream: { region: 'eu-west-1' } },
+      {
+        env: {
+          CREDCACHE_CACHE_MIN_REMAINING_SECONDS: '120',
+          CREDCACHE_LISTEN: '127.0.0.1:7000',
+          CREDCACHE_LOG_LEVEL: 'debug',
+          CREDCACHE_TOKEN_FILE: '/run/token',
+          CREDCACHE_UPSTREAM_REGION: 'us-west-2',
+          CREDCACHE_ALLOW_NON_LOOPBACK: 'false',
+          CREDCACHE_UNRELATED: 'ignored',
+        },
+      },
+    );
+    assert.equal(config.cache.minRemainingSeconds, 120);
+    assert.deepEqual(config.listen, { host: '127.0.0.1', port: 7000 });
+    assert.equal(config.log.level, 'debug');
+    assert.equal(config.auth.tokenFile, '/run/token');
+    assert.equal(config.upstream.region, 'us-west-2');
+    assert.deepEqual(problems({}, { CREDCACHE_CACHE_MAX_ENTRIES: 'lots' }), [
+      'CREDCACHE_CACHE_MAX_ENTRIES (cache.maxEntries): must be a number',
+    ]);
+    assert.deepEqual(problems({}, { CREDCACHE_LOG_LEVEL: 'chatty' }), [
+      'CREDCACHE_LOG_LEVEL (log.level): not a log level',
+    ]);
+    assert.deepEqual(problems({}, { CREDCACHE_LISTEN: '0.0.0.0:1' }), [
+      'CREDCACHE_LISTEN: 0.0.0.0 is not a loopback address; set allowNonLoopback: true to listen on it',
+    ]);
+  });
+
+  it('reads YAML files, resolving a relative token file against the file, and says where YAML breaks', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'credcache-config-'));
+    const good = join(dir, 'good.yaml');
+    await writeFile(good, 'auth:\n  tokenFile: run/token\ntargets: []\n');
+    assert.equal((await loadConfig(good, {})).auth.tokenFile, join(dir, 'run/token'));
+
+    const broken = join(dir, 'broken.yaml');
+    await writeFile(broken, 'cache:\n  maxEntries: [1\n');
+    await assert.rejects(loadConfig(broken, {}), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /broken\.yaml: line \d+, column \d+: not valid YAML/);
+      return true;
+    });
+    const duplicate = join(dir, 'duplicate.yaml');
+    await writeFile(duplicate, 'listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n');
+    await assert.rejects(loadConfig(duplicate, {}), /DUPLICATE_KEY/);
+    await assert.rejects(
+      loadConfig(join(dir, 'missing.yaml'), {}),
+      /missing\.yaml: file not found/,
+    );
+    const empty = join(dir, 'empty.yaml');
+    await writeFile(empty, '');
+    assert.equal((await loadConfig(empty, {})).listen.port, 9911);
+  });
+
+  it('parses listen addresses, IPv6 included', () => {
+    assert.deepEqual(parseListen('127.0.0.1:0'), { host: '127.0.0.1', port: 0 });
+    assert.deepEqual(parseListen('[::1]:9911'), { host: '::1', port: 9911 });
+    assert.deepEqual(parseListen(':9911'), { host: '127.0.0.1', port: 9911 });
+    assert.equal(typeof parseListen('127.0.0.1:70000'), 'string');
+    assert.equal(typeof parseListen('[nope]:1'), 'string');
+  });
+
+  it('allow-lists with * wildcards only, and refuses custom domains when workgroups are restricted', () => {
+    const allow = allowList({
+      tables: ['arn:aws:glue:*:123456789012:table/sales/*'],
+      workgroups: ['a.b-*'],
+    });
+    assert.equal(allow.denies({ kind: 'table', tableArn: ARN }), undefined);
+    assert.ok(
+      allow.denies({ kind: 'table', tableArn: ARN.replace('123456789012', '999999999999') }),
+    );
+    assert.equal(allow.denies({ kind: 'workgroup', name: 'a.b-x' }), undefined);
+    assert.ok(allow.denies({ kind: 'workgroup', name: 'aXb-x' }), '. is literal');
+    assert.ok(allow.denies({ kind: 'customDomain', name: 'db.example.com' }));
+    assert.equal(allowList(undefined).allowsAll, true);
+    assert.equal(allowList({ tables: [] }).denies({ kind: 'workgroup', name: 'any' }), undefined);
+  });
+
+  it('caps the default duration at Redshift Serverless maximum', () => {
+    const config = buildConfig({ upstream: { durationSeconds: 7200 } });
+    assert.equal(defaultDuration(config, 'lakeformation_table'), 7200);
+    assert.equal(defaultDuration(config, 'redshift_serverless'), 3600);
+  });
+});
