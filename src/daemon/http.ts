@@ -206,9 +206,16 @@ function expressApp(routes: readonly Route[], logger: Logger): express.Express {
   return app;
 }
 
-/** body-parser's errors (too large, bad JSON, bad charset) as API errors. */
+/** Express's and body-parser's own errors (bad encoding, too large, bad JSON) as API errors. */
 function bodyParserError(error: unknown): ApiError | undefined {
-  if (typeof error !== 'object' || error === null || !('type' in error)) return undefined;
+  if (error instanceof URIError) return invalid('path: malformed percent-encoding');
+  if (typeof error !== 'object' || error === null) return undefined;
+  const status = (error as { status?: unknown }).status;
+  if (!('type' in error)) {
+    return typeof status === 'number' && status >= 400 && status < 500
+      ? invalid('request: malformed')
+      : undefined;
+  }
   switch ((error as { type: unknown }).type) {
     case 'entity.too.large':
       return new ApiError('PayloadTooLarge', `body: larger than ${MAX_BODY_BYTES} bytes`);

@@ -276,6 +276,8 @@ describe('daemon HTTP API', function () {
     });
 
     it('404 for unknown paths, 405 with Allow for unknown methods, 413 over 16 KiB', async () => {
+      const badEncoding = await get('/v1/targets/%E0%A4%A').expect(400);
+      assert.match(errorOf(badEncoding.body).message, /^path: malformed percent-encoding/);
       const notFound = await get('/v2/anything').expect(404);
       assert.equal(errorOf(notFound.body).code, 'NotFound');
       const wrongMethod = await api().delete(TABLE).set('Authorization', TOKEN).expect(405);
