@@ -209,7 +209,7 @@ function expressApp(routes: readonly Route[], logger: Logger): express.Express {
 /** Express's and body-parser's own errors (bad encoding, too large, bad JSON) as API errors. */
 function bodyParserError(error: unknown): ApiError | undefined {
   if (error instanceof URIError) return invalid('path: malformed percent-encoding');
-  if (typeof error !== 'object' || error === null) return undefined;
+  if (error instanceof ApiError || typeof error !== 'object' || error === null) return undefined;
   const status = (error as { status?: unknown }).status;
   if (!('type' in error)) {
     return typeof status === 'number' && status >= 400 && status < 500
