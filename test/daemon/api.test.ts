@@ -382,6 +382,47 @@ describe('daemon HTTP API', function () {
     });
   });
 
+  describe('secrets', () => {
+    it('never appear in logs, metrics or error bodies', async () => {
+      const secrets = [TOKEN];
+      const collect = (body: unknown) => {
+        const record = body as Record<string, unknown>;
+        for (const field of ['SecretAccessKey', 'SessionToken', 'Token', 'dbPassword']) {
+          if (typeof record[field] === 'string') secrets.push(record[field]);
+        }
+      };
+      const arn = encodeURIComponent(TABLE_ARN);
+      collect((await get('/v1/targets/orders').expect(200)).body);
+      collect((await get('/v1/targets/orders-2026').expect(200)).body);
+      collect((await get('/v1/targets/warehouse').expect(200)).body);
+      collect((await get(`${TABLE}?tableArn=${arn}&durationSeconds=901`).expect(200)).body);
+      const errorBodies: string[] = [];
+      await daemon.control('faults', {
+        operation: '*',
+        mode: 'error',
+        errorType: 'AccessDeniedException',
+      });
+      errorBodies.push((await get(`${TABLE}?tableArn=${arn}&durationSeconds=902`)).text);
+      errorBodies.push((await api().get('/v1/targets/orders').set('Authorization', 'nope')).text);
+      // A failing background refresh is logged too.
+      const entry = daemon.current.engine.cache.entries()[0];
+      assert.ok(entry);
+      await daemon.current.engine.cache.refresh(entry.key).catch(() => undefined);
+      const metrics = (await api().get('/metrics')).text;
+      assert.ok(secrets.length >= 5);
+      assert.ok(daemon.logs.length > 3, 'debug logs were written');
+      for (const secret of secrets) {
+        for (const [where, text] of [
+          ['logs', daemon.logs.join('')],
+          ['metrics', metrics],
+          ['error bodies', errorBodies.join('')],
+        ] as const) {
+          assert.ok(!text.includes(secret), `a secret appeared in ${where}`);
+        }
+      }
+    });
+  });
+
   describe('health, readiness and metrics', () => {
     it('healthz and readyz answer without a token; metrics are Prometheus text', async () => {
       await api().get('/healthz').expect(200);
