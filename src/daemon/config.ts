@@ -137,6 +137,15 @@ const httpUrl = text('a URL').url('must be an http(s) URL');
 const schema = z.strictObject({
   listen: text('host:port').default(DEFAULT_LISTEN),
   allowNonLoopback: z.boolean({ error: 'must be true or false' }).default(false),
+  /** Host header names credential requests may use besides the loopback ones. */
+  allowHosts: z
+    .array(
+      text('a host name')
+        .min(1, 'must not be empty')
+        .regex(/^[A-Za-z0-9.:-]+$/, 'must be a host name or address, without port'),
+      { error: 'must be a list of host names' },
+    )
+    .default([]),
   shutdownGraceSeconds: seconds(0, 300).default(10),
   auth: z
     .strictObject({

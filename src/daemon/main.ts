@@ -241,7 +241,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     metrics,
     clock,
     logger,
-    ...(config.allowNonLoopback && { extraHosts: [config.listen.host] }),
+    extraHosts: [
+      ...config.allowHosts,
+      // Listening on one non-loopback address: clients name it in Host.
+      ...(config.allowNonLoopback && !['0.0.0.0', '::'].includes(config.listen.host)
+        ? [config.listen.host]
+        : []),
+    ],
   });
 
   const server = createServer({ keepAliveTimeout: 65_000 }, front.listener);

@@ -437,6 +437,18 @@ describe('daemon HTTP API', function () {
   });
 });
 
+describe('daemon with allowHosts', function () {
+  const daemon = useDaemon({ allowHosts: ['credcache.local'] });
+
+  it('accepts the Host names it is told to, besides the loopback ones', async () => {
+    const get = (host: string) =>
+      request(daemon.url).get('/v1/targets/orders').set('Authorization', TOKEN).set('Host', host);
+    await get('credcache.local:9911').expect(200);
+    await get('CREDCACHE.local').expect(200);
+    await get('other.local').expect(403);
+  });
+});
+
 describe('daemon readiness with a failing target', function () {
   this.timeout(10_000);
   const daemon = useDaemon({
