@@ -1,11 +1,16 @@
 /**
- * Shared helpers of the client suite: running the Debian AWS CLI v2 (`/usr/bin/aws`) in a clean,
- * controlled environment against an emulator, and talking to the emulator's control API.
+ * Shared helpers of the client suite: running the Debian AWS CLI v2 (`/usr/bin/aws`) and Python
+ * botocore (`/usr/bin/python3`) in a clean, controlled environment, running `credcache serve` as
+ * a child process, and talking to the emulator's control API.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 
 /** The AWS CLI v2 binary under test. Plain `aws` on PATH may be an unrelated v1: never use it. */
 export const AWS_CLI = '/usr/bin/aws';
@@ -45,6 +50,53 @@ export async function requireAwsCliV2(): Promise<string> {
   return version;
 }
 
+/** The Python the client suite drives botocore with (Debian's, where `python3-botocore` lives). */
+export const PYTHON = '/usr/bin/python3';
+
+const BOTOCORE_INSTALL_HINT =
+  'install it with `apt-get install -y python3-botocore` (Debian 12 "bookworm" ships botocore 1.29.x)';
+
+export interface Botocore {
+  /** `botocore.__version__`. */
+  readonly version: string;
+  /** Whether its container provider reads AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE at all. */
+  readonly readsTokenFile: boolean;
+}
+
+/**
+ * Throws, with what is missing and how to install it, unless `/usr/bin/python3` imports
+ * botocore. Returns its version and whether it knows AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
+ * (looked up in its source, so the answer does not depend on an attribute name).
+ */
+export async function requirePythonBotocore(): Promise<Botocore> {
+  const script = [
+    'import inspect, json, botocore, botocore.credentials',
+    'source = inspect.getsource(botocore.credentials)',
+    "print(json.dumps({'version': botocore.__version__,",
+    "  'readsTokenFile': 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE' in source}))",
+  ].join('\n');
+  let result: CliResult;
+  try {
+    result = await runProcess(PYTHON, ['-c', script], cleanEnv({}), 30_000);
+  } catch (error) {
+    throw new Error(`${PYTHON} could not run (${String(error)}): ${BOTOCORE_INSTALL_HINT}.`, {
+      cause: error,
+    });
+  }
+  if (result.exitCode !== 0) {
+    throw new Error(
+      `The client suite needs Python botocore for ${PYTHON}, but importing it failed ` +
+        `(exit ${String(result.exitCode)}: ${result.stderr.trim().split('\n').slice(-1).join('')}): ` +
+        `${BOTOCORE_INSTALL_HINT}.`,
+    );
+  }
+  const found = asRecord(JSON.parse(result.stdout) as unknown, 'botocore probe');
+  return {
+    version: stringField(found, 'version'),
+    readsTokenFile: found.readsTokenFile === true,
+  };
+}
+
 export interface CliResult {
   /** Exit status; 254 = the service answered an error, 252 = bad parameters, 255 = other failure. */
   readonly exitCode: number;
@@ -58,7 +110,7 @@ export interface CliResult {
  * An environment that owes nothing to the caller's: no profiles, config or credential files,
  * no instance metadata, no pager, no proxies; only what is given.
  */
-function cleanEnv(extra: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
+export function cleanEnv(extra: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
   return {
     PATH: '/usr/bin:/bin',
     HOME: '/nonexistent',
@@ -72,7 +124,7 @@ function cleanEnv(extra: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
   };
 }
 
-function runProcess(
+export function runProcess(
   file: string,
   args: readonly string[],
   env: NodeJS.ProcessEnv,
@@ -312,4 +364,106 @@ export class EmulatorControl {
   async credential(id: string): Promise<Record<string, unknown>> {
     return asRecord(await this.ok('GET', `credentials/${encodeURIComponent(id)}`), 'credential');
   }
+}
+
+/** `bin/credcache.js`: runs the built code in `dist/`, so `npm run build` must have run. */
+const CREDCACHE_BIN = new URL('../../bin/credcache.js', import.meta.url).pathname;
+const CREDCACHE_BUILT = new URL('../../dist/daemon/cli.js', import.meta.url).pathname;
+
+export interface RunningCredcache {
+  /** The temporary directory holding the config file (and the token file, if relative). */
+  readonly dir: string;
+  /** `http://127.0.0.1:<port>`, from the start-up line's `listen`. */
+  readonly url: string;
+  readonly port: number;
+  /** The in-process emulator, from the start-up line's `upstream.url`. */
+  readonly emulatorUrl: string;
+  readonly tokenFile: string;
+  /** The token file's content, exactly as the daemon wrote it. */
+  readonly token: string;
+  /** Every JSON line the daemon logged on stdout so far. */
+  readonly logs: readonly Record<string, unknown>[];
+  /** Sends SIGTERM and resolves with how the process ended: `[exit code, signal]`. */
+  stop(): Promise<[number | null, NodeJS.Signals | null]>;
+}
+
+/**
+ * Runs `credcache serve --config FILE --emulator` as a child process with `config` written to a
+ * temporary directory, in an environment with no AWS settings of the caller's, and resolves
+ * once it logged "credcache listening". The config must use `auth.tokenFile`.
+ */
+export async function startCredcache(
+  config: string,
+  startTimeoutMs = 20_000,
+): Promise<RunningCredcache> {
+  try {
+    await access(CREDCACHE_BUILT);
+  } catch (error) {
+    throw new Error(`${CREDCACHE_BUILT} is missing: run \`npm run build\` first.`, {
+      cause: error,
+    });
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'credcache-clients-'));
+  const file = join(dir, 'credcache.yaml');
+  await writeFile(file, config);
+  const child = spawn(process.execPath, [CREDCACHE_BIN, 'serve', '--config', file, '--emulator'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: dir,
+      AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  const started = new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`credcache did not log "credcache listening" in ${startTimeoutMs} ms`));
+    }, startTimeoutMs);
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (text) => {
+      const line = asRecord(JSON.parse(text) as unknown, 'log line');
+      logs.push(line);
+      if (line.msg === 'credcache listening') {
+        clearTimeout(timer);
+        resolve(line);
+      }
+    });
+    exited.then(
+      ([code, signal]) => {
+        clearTimeout(timer);
+        reject(
+          new Error(
+            `credcache exited (${String(code ?? signal)}) before listening: ${stderr.trim()}`,
+          ),
+        );
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(new Error(`credcache could not start: ${String(error)}`, { cause: error }));
+      },
+    );
+  });
+  const line = await started;
+  const url = stringField(line, 'listen');
+  const auth = asRecord(line.auth, 'auth in the start-up line');
+  const tokenFile = stringField(auth, 'tokenFile');
+  return {
+    dir,
+    url,
+    port: Number(new URL(url).port),
+    emulatorUrl: stringField(asRecord(line.upstream, 'upstream in the start-up line'), 'url'),
+    tokenFile,
+    token: await readFile(tokenFile, 'utf8'),
+    logs,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
