@@ -147,6 +147,11 @@ const schema = z.strictObject({
     )
     .default([]),
   shutdownGraceSeconds: seconds(0, 300).default(10),
+  /**
+   * A second listener for /healthz, /readyz and /metrics only (no credentials, no token), for
+   * kubelet probes and Prometheus, which reach the pod's address rather than loopback.
+   */
+  probeListen: text('host:port').optional(),
   auth: z
     .strictObject({
       tokenFile: text('a file path').min(1, 'must not be empty').optional(),
@@ -200,8 +205,9 @@ export interface ListenAddress {
   readonly port: number;
 }
 
-export interface Config extends Omit<RawConfig, 'listen'> {
+export interface Config extends Omit<RawConfig, 'listen' | 'probeListen'> {
   readonly listen: ListenAddress;
+  readonly probeListen: ListenAddress | undefined;
   /** Where the configuration came from, for messages. */
   readonly origin: string;
 }
@@ -394,14 +400,21 @@ export function buildConfig(
   if (config.auth.token !== undefined && config.auth.tokenFile !== undefined) {
     problems.push('auth.token: give either auth.token or auth.tokenFile, not both');
   }
+  const probeListen =
+    config.probeListen === undefined ? undefined : parseListen(config.probeListen);
+  if (typeof probeListen === 'string') {
+    problems.push(`${sources.get('probeListen') ?? 'probeListen'}: ${probeListen}`);
+  }
   problems.push(...targetProblems(config));
-  if (problems.length > 0 || typeof listen === 'string') throw new ConfigError(problems, origin);
+  if (problems.length > 0 || typeof listen === 'string' || typeof probeListen === 'string') {
+    throw new ConfigError(problems, origin);
+  }
   const baseDir = options.baseDir ?? process.cwd();
   const auth =
     config.auth.tokenFile === undefined
       ? config.auth
       : { ...config.auth, tokenFile: resolve(baseDir, config.auth.tokenFile) };
-  return { ...config, auth, listen, origin };
+  return { ...config, auth, listen, probeListen, origin };
 }
 
 function targetProblems(config: RawConfig): string[] {

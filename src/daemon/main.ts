@@ -52,6 +52,8 @@ export interface WarmReport {
 export interface Daemon {
   /** `http://host:port` the API answers on. */
   readonly url: string;
+  /** `http://host:port` of the probe listener, when configured. */
+  readonly probeUrl: string | undefined;
   readonly emulatorUrl: string | undefined;
   readonly auth: TokenAuth;
   readonly engine: CredentialEngine;
@@ -251,20 +253,30 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   });
 
   const server = createServer({ keepAliveTimeout: 65_000 }, front.listener);
+  // Probes and scrapes come to the pod's address: a listener that serves nothing secret.
+  const probeServer = config.probeListen
+    ? createServer(
+        createFront({ routes: routes.filter((route) => !route.auth), auth, metrics, clock, logger })
+          .listener,
+      )
+    : undefined;
   const cleanupUpstream = async () => {
     engine.stop();
     clients.destroy();
     await emulator?.close();
   };
   try {
-    await listen(server, config.listen.host, config.listen.port);
+    await listen(server, config.listen.host, config.listen.port, 'listen');
+    if (probeServer && config.probeListen) {
+      await listen(probeServer, config.probeListen.host, config.probeListen.port, 'probeListen');
+    }
   } catch (error) {
+    if (server.listening) server.close();
     await cleanupUpstream();
     throw error;
   }
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const url = serverUrl(server);
+  const probeUrl = probeServer ? serverUrl(probeServer) : undefined;
   engine.start();
 
   if (auth.mode.kind === 'disabled') {
@@ -272,7 +284,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       'authentication is disabled (auth.disabled: true): any local process can read credentials',
     );
   }
-  if (!isLoopbackAddress(address.address)) {
+  if (!isLoopbackAddress((server.address() as AddressInfo).address)) {
     logger.warn({ listen: url }, 'listening on a non-loopback address (allowNonLoopback: true)');
   }
   if (rules.allow.allowsAll)
@@ -291,6 +303,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   logger.info(
     {
       listen: url,
+      ...(probeUrl !== undefined && { probeListen: probeUrl }),
       upstream: emulator ? { kind: 'emulator', url: emulator.url } : { kind: 'aws', region },
       auth:
         auth.mode.kind === 'file'
@@ -329,12 +342,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       });
       server.closeAllConnections();
       await closed;
+      if (probeServer) {
+        // Probes saw 503 on /readyz while draining; now they go too.
+        const probeClosed = new Promise<void>((resolve) => probeServer.close(() => resolve()));
+        probeServer.closeAllConnections();
+        await probeClosed;
+      }
       await cleanupUpstream();
       logger.info('stopped');
     })());
 
   return {
     url,
+    probeUrl,
     emulatorUrl: emulator?.url,
     auth,
     engine,
@@ -349,17 +369,23 @@ function isLoopbackAddress(address: string): boolean {
   return address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1';
 }
 
-function listen(server: Server, host: string, port: number): Promise<void> {
+function serverUrl(server: Server): string {
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}
+
+function listen(server: Server, host: string, port: number, field: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
       reject(
         new Error(
           error.code === 'EADDRINUSE'
-            ? `listen: ${host}:${port} is already in use`
+            ? `${field}: ${host}:${port} is already in use`
             : error.code === 'EADDRNOTAVAIL'
-              ? `listen: ${host} is not an address of this host`
-              : `listen: ${error.message}`,
+              ? `${field}: ${host} is not an address of this host`
+              : `${field}: ${error.message}`,
         ),
       );
     };

@@ -437,6 +437,24 @@ describe('daemon HTTP API', function () {
   });
 });
 
+describe('daemon with a probe listener', function () {
+  const daemon = useDaemon({ probeListen: '127.0.0.1:0' });
+
+  it('serves health, readiness and metrics there, and no credentials', async () => {
+    const probe = daemon.current.probeUrl;
+    assert.ok(probe && probe !== daemon.url);
+    await request(probe).get('/healthz').expect(200);
+    await request(probe).get('/readyz').expect(200);
+    const metrics = await request(probe).get('/metrics').expect(200);
+    assert.match(metrics.text, /credcache_cache_entries/);
+    const refused = await request(probe)
+      .get('/v1/targets/orders')
+      .set('Authorization', TOKEN)
+      .expect(404);
+    assert.equal(errorOf(refused.body).code, 'NotFound');
+  });
+});
+
 describe('daemon with allowHosts', function () {
   const daemon = useDaemon({ allowHosts: ['credcache.local'] });
 
