@@ -83,6 +83,43 @@ function checkAllowed(rules: RequestRules, resource: Resource, field: string): v
     throw new ApiError('Forbidden', `${field}: not in the allow-list (allow.${denied.list})`);
 }
 
+/**
+ * The table fields of a request, checked and defaulted; `name` gives a field's name as the
+ * client spelled it (`tableArn` in a query, `TableArn` in an AWS-shaped body).
+ */
+function checkTableRequest(
+  fields: {
+    tableArn: string;
+    permissions: string[] | undefined;
+    supportedPermissionTypes: string[] | undefined;
+    durationSeconds: number | undefined;
+  },
+  name: (field: string) => string,
+  rules: RequestRules,
+  source: Source,
+) {
+  const tableArn = checkTableArn(name('tableArn'), fields.tableArn);
+  checkAllowed(rules, { kind: 'table', tableArn }, name('tableArn'));
+  return {
+    tableArn,
+    permissions: checkEnum(
+      name('permissions'),
+      fields.permissions ?? [],
+      LAKE_FORMATION_PERMISSIONS,
+    ),
+    supportedPermissionTypes: checkEnum(
+      name('supportedPermissionTypes'),
+      fields.supportedPermissionTypes ?? DEFAULT_PERMISSION_TYPES,
+      PERMISSION_TYPES,
+    ),
+    durationSeconds: checkDuration(
+      name('durationSeconds'),
+      fields.durationSeconds ?? rules.defaultDurationSeconds(source),
+      LAKE_FORMATION_DURATION,
+    ),
+  };
+}
+
 // ---- GET: query parameters ----
 
 class Query {
@@ -138,26 +175,17 @@ class Query {
 const TABLE_PARAMS = ['tableArn', 'permissions', 'supportedPermissionTypes', 'durationSeconds'];
 
 function tableRequestFromQuery(query: Query, rules: RequestRules, source: Source) {
-  const tableArn = checkTableArn('tableArn', query.required('tableArn'));
-  checkAllowed(rules, { kind: 'table', tableArn }, 'tableArn');
-  return {
-    tableArn,
-    permissions: checkEnum(
-      'permissions',
-      query.list('permissions') ?? [],
-      LAKE_FORMATION_PERMISSIONS,
-    ),
-    supportedPermissionTypes: checkEnum(
-      'supportedPermissionTypes',
-      query.list('supportedPermissionTypes') ?? DEFAULT_PERMISSION_TYPES,
-      PERMISSION_TYPES,
-    ),
-    durationSeconds: checkDuration(
-      'durationSeconds',
-      query.integer('durationSeconds') ?? rules.defaultDurationSeconds(source),
-      LAKE_FORMATION_DURATION,
-    ),
-  };
+  return checkTableRequest(
+    {
+      tableArn: query.required('tableArn'),
+      permissions: query.list('permissions'),
+      supportedPermissionTypes: query.list('supportedPermissionTypes'),
+      durationSeconds: query.integer('durationSeconds'),
+    },
+    (field) => field,
+    rules,
+    source,
+  );
 }
 
 export function tableKeyFromQuery(params: URLSearchParams, rules: RequestRules): TableKey {
@@ -311,8 +339,6 @@ function bodyObject(body: unknown): Json {
 function tableRequestFromBody(body: Body, rules: RequestRules, source: Source) {
   const tableArnValue = body.string('TableArn');
   if (tableArnValue === undefined) throw invalid('TableArn: required');
-  const tableArn = checkTableArn('TableArn', tableArnValue);
-  checkAllowed(rules, { kind: 'table', tableArn }, 'TableArn');
   // Accepted for compatibility with the AWS shape, never part of the key: the daemon sends its
   // own audit context.
   body.object('AuditContext', ['AdditionalAuditContext'])?.string('AdditionalAuditContext');
@@ -323,24 +349,17 @@ function tableRequestFromBody(body: Body, rules: RequestRules, source: Source) {
     'QueryAuthorizationId',
     'AdditionalContext',
   ]);
-  return {
-    tableArn,
-    permissions: checkEnum(
-      'Permissions',
-      body.strings('Permissions') ?? [],
-      LAKE_FORMATION_PERMISSIONS,
-    ),
-    supportedPermissionTypes: checkEnum(
-      'SupportedPermissionTypes',
-      body.strings('SupportedPermissionTypes') ?? DEFAULT_PERMISSION_TYPES,
-      PERMISSION_TYPES,
-    ),
-    durationSeconds: checkDuration(
-      'DurationSeconds',
-      body.integer('DurationSeconds') ?? rules.defaultDurationSeconds(source),
-      LAKE_FORMATION_DURATION,
-    ),
-  };
+  return checkTableRequest(
+    {
+      tableArn: tableArnValue,
+      permissions: body.strings('Permissions'),
+      supportedPermissionTypes: body.strings('SupportedPermissionTypes'),
+      durationSeconds: body.integer('DurationSeconds'),
+    },
+    (field) => `${field.charAt(0).toUpperCase()}${field.slice(1)}`,
+    rules,
+    source,
+  );
 }
 
 export function tableKeyFromBody(json: unknown, rules: RequestRules): TableKey {
