@@ -1,6 +1,7 @@
 /** Every benchmark scenario, in the order `npm run bench` runs them. Add new ones here. */
 import type { Scenario } from '../lib/report.js';
+import { daemonScenario } from './daemon.js';
 import { emulatorScenario } from './emulator.js';
 import { engineScenario } from './engine.js';
 
-export const SCENARIOS: readonly Scenario[] = [emulatorScenario, engineScenario];
+export const SCENARIOS: readonly Scenario[] = [emulatorScenario, engineScenario, daemonScenario];

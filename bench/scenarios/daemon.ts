@@ -1,0 +1,1105 @@
+/**
+ * The daemon's numbers (issue 5), measured on the real program: `credcache serve --emulator`
+ * started from `bin/credcache.js` as a child process, with a configuration of five targets, a
+ * token file, metrics and logs as in production. Against it, in the same run, a bare
+ * `node:http` server (`hosts/bare-http.mjs`) answering the daemon's own captured bytes.
+ *
+ * 1. cache-hit throughput and latency at 50 connections (autocannon), target route and query
+ *    route; 2. CPU per answered request in the server process; 3. start-up to ready (/readyz);
+ * 4. idle RSS. Every row is measured in this run; a row that misses its target fails the run.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { type Host, spawnHost } from '../lib/host.js';
+import { KeepAliveClient } from '../lib/http.js';
+import { type LoadParams, type LoadResult, isLoadResult } from '../lib/load.js';
+import { type Align, renderTable } from '../lib/markdown.js';
+import {
+  type CpuPlan,
+  cpuPlan,
+  freePort,
+  machineCpu,
+  machineCpuSince,
+  pinnedCommand,
+  processCpuMs,
+  processStatusBytes,
+} from '../lib/proc.js';
+import type { LatencyRow, Scenario, ScenarioContext, ScenarioReport } from '../lib/report.js';
+import { type LatencyStats, percentile } from '../lib/stats.js';
+import { type TargetRow, missedAny, renderTargetTable } from '../lib/targets.js';
+
+// ---------------------------------------------------------------------------------------------
+// Targets (issue 5)
+
+/** Daemon req/s at least this share of the bare server's. */
+const TARGET_THROUGHPUT_RATIO = 0.7;
+/** Daemon p99 at most this multiple of the bare server's. */
+const TARGET_P99_RATIO = 2;
+/** Spawn to the first 200 from /readyz, median, in ms. */
+const TARGET_READY_MS = 1_000;
+/** Resident memory a few seconds after start-up, in bytes (MB = 10⁶ bytes). */
+const TARGET_IDLE_RSS_BYTES = 80_000_000;
+
+// ---------------------------------------------------------------------------------------------
+// Set-up
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DAEMON_BIN = join(ROOT, 'bin/credcache.js');
+const BARE_ENTRY = fileURLToPath(new URL('../hosts/bare-http.mjs', import.meta.url));
+const MEMORY_PROBE = fileURLToPath(new URL('../hosts/memory-probe.mjs', import.meta.url));
+const CONNECTIONS = 50;
+const DAEMON = 'credcache serve';
+const BARE = 'bare node:http';
+/** How often start-up polls /readyz, in ms. */
+const READY_POLL_MS = 2;
+/** A process that is not ready (or not stopped) this long after spawn (SIGTERM) fails the run. */
+const PROCESS_TIMEOUT_MS = 15_000;
+
+const TABLE_ARN = 'arn:aws:glue:us-east-1:123456789012:table/sales/orders';
+
+/** Five targets, every source: two tables, two partitions, one Redshift Serverless workgroup. */
+const TARGETS_YAML = `targets:
+  - name: orders
+    source: lakeformation_table
+    tableArn: ${TABLE_ARN}
+    permissions: [SELECT]
+  - name: customers
+    source: lakeformation_table
+    tableArn: arn:aws:glue:us-east-1:123456789012:table/sales/customers
+    permissions: [SELECT, DESCRIBE]
+  - name: orders-2026-11
+    source: lakeformation_partition
+    tableArn: ${TABLE_ARN}
+    permissions: [SELECT]
+    values: ['2026', '11']
+  - name: orders-2026-12
+    source: lakeformation_partition
+    tableArn: ${TABLE_ARN}
+    permissions: [SELECT]
+    values: ['2026', '12']
+  - name: warehouse
+    source: redshift_serverless
+    workgroupName: analytics
+    dbName: dev
+`;
+const TARGET_COUNT = 5;
+
+function configYaml(port: number): string {
+  return `# Written by bench/scenarios/daemon.ts
+listen: 127.0.0.1:${port}
+auth:
+  tokenFile: token
+${TARGETS_YAML}`;
+}
+
+interface Case {
+  readonly label: string;
+  /** Path and query the load generator asks for. */
+  readonly path: string;
+  /** Metrics label of the route. */
+  readonly route: string;
+  readonly source: string;
+}
+
+const CASES: readonly Case[] = [
+  {
+    label: '`GET /v1/targets/orders`',
+    path: '/v1/targets/orders',
+    route: '/v1/targets/:name',
+    source: 'lakeformation_table',
+  },
+  {
+    label: '`GET /v1/lakeformation/table-credentials?tableArn=…&permissions=SELECT`',
+    path: `/v1/lakeformation/table-credentials?tableArn=${encodeURIComponent(TABLE_ARN)}&permissions=SELECT`,
+    route: '/v1/lakeformation/table-credentials',
+    source: 'lakeformation_table',
+  },
+];
+
+interface Plan {
+  readonly warmupMs: number;
+  readonly runMs: number;
+  readonly rounds: number;
+  readonly startRuns: number;
+  readonly idleMs: number;
+}
+
+function plan(quick: boolean): Plan {
+  return quick
+    ? { warmupMs: 500, runMs: 1_500, rounds: 2, startRuns: 2, idleMs: 2_000 }
+    : { warmupMs: 2_000, runMs: 5_000, rounds: 5, startRuns: 5, idleMs: 5_000 };
+}
+
+const median = (values: readonly number[]): number =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+const formatMs = (value: number): string => `${value.toFixed(1)} ms`;
+const formatMB = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
+const formatUs = (value: number): string => `${value.toFixed(1)} µs`;
+const formatRate = (value: number): string => Math.round(value).toLocaleString('en');
+const formatRatio = (value: number): string => `×${value.toFixed(2)}`;
+const formatShare = (ms: number, wallMs: number): string => `${Math.round((ms / wallMs) * 100)}%`;
+
+// ---------------------------------------------------------------------------------------------
+// dist/ must hold the source being measured
+
+/** Newest modification time of the `.ts` files under `dir`, in ms. */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds dist/ (`tsc -p tsconfig.build.json`) when it is missing or older than src/. */
+function ensureBuilt(context: ScenarioContext): string {
+  const cli = join(ROOT, 'dist/daemon/cli.js');
+  let builtAt: number;
+  try {
+    builtAt = statSync(cli).mtimeMs;
+  } catch {
+    builtAt = 0;
+  }
+  if (builtAt > newestSource(join(ROOT, 'src'))) return 'dist/ was up to date';
+  context.progress('building dist/ (tsc -p tsconfig.build.json)');
+  execFileSync(
+    process.execPath,
+    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    { cwd: ROOT, stdio: ['ignore', 2, 2] },
+  );
+  return 'dist/ was built from src/ by this run';
+}
+
+/** `abc1234`, with a note when src/ has uncommitted changes. */
+function sourceRevision(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }).trim();
+    return dirty === '' ? `\`${head}\`` : `\`${head}\` plus uncommitted changes in src/`;
+  } catch {
+    return 'an unknown revision (no git)';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server processes
+
+/** The environment a server child gets: no `CREDCACHE_*` overrides, no AWS identity. */
+function childEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (name.startsWith('CREDCACHE_') || name.startsWith('AWS_') || name === 'NODE_OPTIONS') {
+      continue;
+    }
+    env[name] = value;
+  }
+  return { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...extra };
+}
+
+interface ServerProcess {
+  readonly pid: number;
+  /** `performance.now()` just before the spawn. */
+  readonly spawnedAt: number;
+  /** Resolves with the first JSON line on stdout whose `msg` is `msg`, and when it came. */
+  line(msg: string): Promise<{ line: Record<string, unknown>; at: number }>;
+  /** SIGTERM, then the exit; SIGKILL if it takes over `PROCESS_TIMEOUT_MS`. */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly exited: boolean;
+  stderr(): string;
+}
+
+function startProcess(
+  cpus: CpuPlan,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): ServerProcess {
+  const { command, args: argv } = pinnedCommand(cpus, cpus.server, process.execPath, args);
+  const spawnedAt = performance.now();
+  const child: ChildProcess = spawn(command, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not start ${args.join(' ')}`);
+  const lines: { line: Record<string, unknown>; at: number }[] = [];
+  const waiters: { msg: string; resolve: (seen: (typeof lines)[number]) => void }[] = [];
+  let stderr = '';
+  let exited = false;
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = true;
+      resolve({ code, signal });
+    });
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    if (stderr.length < 20_000) stderr += chunk.toString('utf8');
+  });
+  if (!child.stdout) throw new Error('no stdout pipe');
+  createInterface({ input: child.stdout }).on('line', (text) => {
+    const at = performance.now();
+    let line: Record<string, unknown>;
+    try {
+      line = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const seen = { line, at };
+    lines.push(seen);
+    for (const waiter of waiters) if (waiter.msg === line.msg) waiter.resolve(seen);
+  });
+  return {
+    pid,
+    spawnedAt,
+    line(msg) {
+      const seen = lines.find((entry) => entry.line.msg === msg);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no "${msg}" line within ${PROCESS_TIMEOUT_MS} ms: ${stderr}`)),
+          PROCESS_TIMEOUT_MS,
+        );
+        waiters.push({
+          msg,
+          resolve: (entry) => {
+            clearTimeout(timer);
+            resolve(entry);
+          },
+        });
+        void exit.then(({ code, signal }) => {
+          clearTimeout(timer);
+          reject(new Error(`exited (${code ?? signal}) before "${msg}": ${stderr.slice(0, 500)}`));
+        });
+      });
+    },
+    async stop() {
+      if (!exited) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), PROCESS_TIMEOUT_MS);
+      const result = await exit;
+      clearTimeout(timer);
+      return result;
+    },
+    get exited() {
+      return exited;
+    },
+    stderr: () => stderr,
+  };
+}
+
+interface Workspace {
+  readonly dir: string;
+  readonly token: string;
+  /** Writes `credcache.yaml` listening on `port` and returns its path. */
+  config(port: number): Promise<string>;
+  remove(): Promise<void>;
+}
+
+async function workspace(): Promise<Workspace> {
+  const dir = await mkdtemp(join(tmpdir(), 'credcache-bench-'));
+  const token = `bench-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  await writeFile(join(dir, 'token'), token, { mode: 0o600 });
+  return {
+    dir,
+    token,
+    async config(port) {
+      const file = join(dir, 'credcache.yaml');
+      await writeFile(file, configYaml(port));
+      return file;
+    },
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * `BENCH_CPU_PROF=DIR`: the servers of the throughput rounds run with `node --cpu-prof` and
+ * write their profiles to DIR when they exit (summarise one with `bench/tools/cpuprofile.ts`).
+ * The profiler's sampling slows them a little; such a run is for finding where time goes.
+ */
+const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
+
+function profileFlags(profiled: boolean): string[] {
+  return profiled && CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [];
+}
+
+function startDaemon(
+  cpus: CpuPlan,
+  space: Workspace,
+  configFile: string,
+  profiled = false,
+): ServerProcess {
+  return startProcess(
+    cpus,
+    [...profileFlags(profiled), DAEMON_BIN, 'serve', '--emulator', '--config', configFile],
+    childEnv(),
+    space.dir,
+  );
+}
+
+function startBare(
+  cpus: CpuPlan,
+  canned: readonly Canned[],
+  port = 0,
+  profiled = false,
+): ServerProcess {
+  return startProcess(
+    cpus,
+    [...profileFlags(profiled), BARE_ENTRY, '--port', String(port)],
+    childEnv({ BENCH_BARE_RESPONSES: JSON.stringify(canned) }),
+    ROOT,
+  );
+}
+
+async function listenUrl(server: ServerProcess, msg: string): Promise<string> {
+  const { line } = await server.line(msg);
+  if (typeof line.listen !== 'string') throw new Error(`"${msg}" line without listen`);
+  return line.listen;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bare server's answers: the daemon's, captured
+
+interface Canned {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly bodyBase64: string;
+}
+
+/** Headers Node writes by itself on both servers; the rest are the daemon's own. */
+const NODE_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length']);
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: Buffer;
+}
+
+async function fetchAnswer(url: string, path: string, token: string): Promise<Answer> {
+  const client = new KeepAliveClient(url);
+  try {
+    const response = await client.send({
+      method: 'GET',
+      path,
+      headers: { authorization: token },
+      body: '',
+    });
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(response.headers)) {
+      if (typeof value === 'string') headers[name] = value;
+    }
+    return { status: response.status, headers, body: response.body };
+  } finally {
+    client.close();
+  }
+}
+
+/** The daemon's answer to `path` once it is a cache hit, for the bare server to replay. */
+async function capture(daemonUrl: string, token: string, path: string): Promise<Canned> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const answer = await fetchAnswer(daemonUrl, path, token);
+    if (answer.status !== 200) {
+      throw new Error(`daemon answered ${path} with ${answer.status}: ${answer.body.toString()}`);
+    }
+    if (answer.headers['x-credcache-result'] !== 'hit') continue;
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (!NODE_HEADERS.has(name)) headers[name] = value;
+    }
+    const q = path.indexOf('?');
+    return {
+      method: 'GET',
+      path: q === -1 ? path : path.slice(0, q),
+      status: answer.status,
+      headers,
+      bodyBase64: answer.body.toString('base64'),
+    };
+  }
+  throw new Error(`daemon never answered ${path} from its cache`);
+}
+
+/** Problems when the bare server's answer to `path` differs from the daemon's. */
+async function compareAnswers(
+  daemonUrl: string,
+  bareUrl: string,
+  token: string,
+  path: string,
+): Promise<string[]> {
+  const [daemon, bare] = [
+    await fetchAnswer(daemonUrl, path, token),
+    await fetchAnswer(bareUrl, path, token),
+  ];
+  const names = (answer: Answer) => Object.keys(answer.headers).sort().join(', ');
+  const problems: string[] = [];
+  if (daemon.status !== bare.status) problems.push(`status ${daemon.status} vs ${bare.status}`);
+  if (names(daemon) !== names(bare)) problems.push(`headers ${names(daemon)} vs ${names(bare)}`);
+  if (!daemon.body.equals(bare.body)) {
+    problems.push(`bodies differ (${daemon.body.length} vs ${bare.body.length} bytes)`);
+  }
+  return problems.map((problem) => `${path}: bare server vs daemon: ${problem}.`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The daemon's own counts (Prometheus text), to check what it served
+
+type Samples = Map<string, number>;
+
+/** `name{a="x",b="y"} 12` lines → `name a=x,b=y` (labels sorted) → value. */
+function parseMetrics(text: string): Samples {
+  const samples: Samples = new Map();
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match?.[1] || match[3] === undefined) continue;
+    const labels = [...(match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"/g)]
+      .map(([, name, value]) => `${name}=${value}`)
+      .sort()
+      .join(',');
+    samples.set(`${match[1]} ${labels}`, Number(match[3]));
+  }
+  return samples;
+}
+
+async function scrape(daemonUrl: string): Promise<Samples> {
+  const answer = await fetchAnswer(daemonUrl, '/metrics', '');
+  if (answer.status !== 200) throw new Error(`/metrics answered ${answer.status}`);
+  return parseMetrics(answer.body.toString('utf8'));
+}
+
+const sample = (samples: Samples, name: string, labels: Record<string, string>): number =>
+  samples.get(
+    `${name} ${Object.entries(labels)
+      .map(([label, value]) => `${label}=${value}`)
+      .sort()
+      .join(',')}`,
+  ) ?? 0;
+
+// ---------------------------------------------------------------------------------------------
+// 1 and 2: throughput, latency and CPU per request
+
+interface Run {
+  readonly load: LoadResult;
+  /** CPU time of the server process during the run, ms. */
+  readonly serverCpuMs: number;
+  /** user + system time of every process on the machine but these two, ms. */
+  readonly otherCpuMs: number;
+  /** irq + softirq time of the machine (the kernel's loopback TCP work, mostly), ms. */
+  readonly interruptMs: number;
+}
+
+const cpuPerAnswerUs = (run: Run): number => (run.serverCpuMs * 1000) / run.load.stats.samples;
+
+async function measureRun(client: Host, server: ServerProcess, params: LoadParams): Promise<Run> {
+  const machineBefore = machineCpu();
+  const serverBefore = processCpuMs(server.pid);
+  const result = await client.call('load', params);
+  const serverCpuMs = processCpuMs(server.pid) - serverBefore;
+  const machine = machineCpuSince(machineBefore);
+  if (!isLoadResult(result)) throw new Error(`load host answered ${JSON.stringify(result)}`);
+  return {
+    load: result,
+    serverCpuMs,
+    otherCpuMs: Math.max(0, machine.processMs - serverCpuMs - result.cpuMs),
+    interruptMs: machine.interruptMs,
+  };
+}
+
+interface CaseResult {
+  readonly case: Case;
+  readonly daemon: Run[];
+  readonly bare: Run[];
+}
+
+interface Throughput {
+  readonly cases: CaseResult[];
+  readonly problems: string[];
+  readonly bytes: { readonly daemon: number; readonly bare: number }[];
+  readonly rssAfterLoad: number;
+  readonly peakRss: number;
+}
+
+async function measureThroughput(
+  context: ScenarioContext,
+  cpus: CpuPlan,
+  space: Workspace,
+  options: Plan,
+): Promise<{ throughput: Throughput; canned: Canned[] }> {
+  const problems: string[] = [];
+  const daemon = startDaemon(cpus, space, await space.config(0), true);
+  let bare: ServerProcess | undefined;
+  const client = spawnHost(new URL('../hosts/load.ts', import.meta.url));
+  try {
+    const daemonUrl = await listenUrl(daemon, 'credcache listening');
+    const canned: Canned[] = [];
+    for (const c of CASES) canned.push(await capture(daemonUrl, space.token, c.path));
+    bare = startBare(cpus, canned, 0, true);
+    const bareUrl = await listenUrl(bare, 'bare listening');
+    for (const c of CASES) {
+      problems.push(...(await compareAnswers(daemonUrl, bareUrl, space.token, c.path)));
+    }
+    if (cpus.pinned) await client.call('pin', { cpus: cpus.client });
+    context.progress(`daemon at ${daemonUrl} (pid ${daemon.pid}), bare at ${bareUrl}`);
+
+    const params = (url: string, c: Case, durationMs: number): LoadParams => ({
+      url,
+      path: c.path,
+      headers: { authorization: space.token },
+      connections: CONNECTIONS,
+      durationMs,
+      expectStatus: 200,
+    });
+    const servers = [
+      { label: DAEMON, url: daemonUrl, process: daemon },
+      { label: BARE, url: bareUrl, process: bare },
+    ] as const;
+    const cases: CaseResult[] = [];
+    const bytes: { daemon: number; bare: number }[] = [];
+    for (const c of CASES) {
+      context.progress(`${c.path.slice(0, 40)}…: warm-up, then ${options.rounds} rounds`);
+      for (const server of servers) {
+        await client.call('load', params(server.url, c, options.warmupMs));
+      }
+      const runs: Record<string, Run[]> = { [DAEMON]: [], [BARE]: [] };
+      for (let round = 0; round < options.rounds; round++) {
+        // Alternate which goes first, so drift favours neither.
+        const order = round % 2 === 0 ? servers : [...servers].reverse();
+        for (const server of order) {
+          const before = server.label === DAEMON ? await scrape(daemonUrl) : undefined;
+          const run = await measureRun(
+            client,
+            server.process,
+            params(server.url, c, options.runMs),
+          );
+          runs[server.label]?.push(run);
+          const where = `${c.path.slice(0, 40)}… → ${server.label}, round ${round + 1}`;
+          if (run.load.unexpected > 0) {
+            problems.push(
+              `${where}: ${run.load.unexpected} answers with status ${run.load.firstUnexpectedStatus ?? '?'}.`,
+            );
+          }
+          if (run.load.errors > 0) {
+            problems.push(
+              `${where}: ${run.load.errors} failed requests (first: ${run.load.firstError ?? '?'}).`,
+            );
+          }
+          if (before) {
+            problems.push(...checkCounts(where, c, before, await scrape(daemonUrl), run));
+          }
+        }
+      }
+      const daemonRuns = runs[DAEMON] ?? [];
+      const bareRuns = runs[BARE] ?? [];
+      cases.push({ case: c, daemon: daemonRuns, bare: bareRuns });
+      const meanBytes = (list: Run[]) => median(list.map((run) => run.load.bytesPerAnswer));
+      bytes.push({ daemon: meanBytes(daemonRuns), bare: meanBytes(bareRuns) });
+    }
+    const rssAfterLoad = processStatusBytes(daemon.pid, 'VmRSS');
+    const peakRss = processStatusBytes(daemon.pid, 'VmHWM');
+    return { throughput: { cases, problems, bytes, rssAfterLoad, peakRss }, canned };
+  } finally {
+    await client.stop();
+    const stopped = await Promise.all([daemon.stop(), bare?.stop()]);
+    for (const [index, exit] of stopped.entries()) {
+      if (exit && exit.code !== 0) {
+        problems.push(`${index === 0 ? DAEMON : BARE} exited with ${exit.code ?? exit.signal}.`);
+      }
+    }
+  }
+}
+
+/**
+ * What the daemon counted during a run against what the load generator saw: every request
+ * answered 200 and found in the cache. The load generator stops with up to one request per
+ * connection unanswered, which the daemon may still have counted.
+ */
+function checkCounts(where: string, c: Case, before: Samples, after: Samples, run: Run): string[] {
+  const delta = (name: string, labels: Record<string, string>) =>
+    sample(after, name, labels) - sample(before, name, labels);
+  const served = delta('credcache_http_requests_total', { route: c.route, code: '200' });
+  const hits = delta('credcache_cache_requests_total', { source: c.source, result: 'hit' });
+  const answered = run.load.stats.samples;
+  const problems: string[] = [];
+  if (served < answered || served > answered + CONNECTIONS) {
+    problems.push(
+      `${where}: the daemon counted ${served} answers, the load generator ${answered}.`,
+    );
+  }
+  if (hits !== served) {
+    problems.push(`${where}: ${served} answers but ${hits} cache hits.`);
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3 and 4: start-up and idle memory
+
+/** Resolves with `performance.now()` of the first 200 from `GET path`, polling every few ms. */
+async function firstOk(port: number, path: string, server: ServerProcess): Promise<number> {
+  const deadline = performance.now() + PROCESS_TIMEOUT_MS;
+  while (performance.now() < deadline) {
+    if (server.exited) throw new Error(`exited before answering ${path}: ${server.stderr()}`);
+    const status = await new Promise<number>((resolve) => {
+      const request = get({ host: '127.0.0.1', port, path, agent: false }, (response) => {
+        response.resume();
+        response.once('end', () => resolve(response.statusCode ?? 0));
+      });
+      request.setTimeout(1_000, () => request.destroy());
+      request.once('error', () => resolve(0));
+    });
+    if (status === 200) return performance.now();
+    await sleep(READY_POLL_MS);
+  }
+  throw new Error(`no 200 from ${path} within ${PROCESS_TIMEOUT_MS} ms`);
+}
+
+interface StartRun {
+  /** Spawn to the first 200 from /readyz (bare: from its one route), ms. */
+  readonly readyMs: number;
+  /** Spawn to the start-up line on stdout, ms. */
+  readonly lineMs: number;
+  /** `warmMs` of the start-up line (daemon only). */
+  readonly warmMs: number | undefined;
+  readonly warmed: number | undefined;
+  /** VmRSS after `idleMs` of idling once ready, bytes. */
+  readonly idleRss: number;
+}
+
+async function startRun(
+  kind: 'daemon' | 'bare',
+  cpus: CpuPlan,
+  space: Workspace,
+  canned: readonly Canned[],
+  idleMs: number,
+  problems: string[],
+): Promise<StartRun> {
+  const port = await freePort();
+  const server =
+    kind === 'daemon'
+      ? startDaemon(cpus, space, await space.config(port))
+      : startBare(cpus, canned, port);
+  try {
+    const path = kind === 'daemon' ? '/readyz' : (canned[0]?.path ?? '/');
+    const readyAt = await firstOk(port, path, server);
+    const { line, at } = await server.line(
+      kind === 'daemon' ? 'credcache listening' : 'bare listening',
+    );
+    await sleep(idleMs);
+    const idleRss = processStatusBytes(server.pid, 'VmRSS');
+    const number = (value: unknown) => (typeof value === 'number' ? value : undefined);
+    return {
+      readyMs: readyAt - server.spawnedAt,
+      lineMs: at - server.spawnedAt,
+      warmMs: number(line.warmMs),
+      warmed: number(line.warmed),
+      idleRss,
+    };
+  } finally {
+    const exit = await server.stop();
+    if (exit.code !== 0)
+      problems.push(`${kind} start-up run: exited with ${exit.code ?? exit.signal}.`);
+  }
+}
+
+interface MemoryBreakdown {
+  readonly steps: readonly { readonly label: string; readonly rss: number }[];
+  readonly idle: {
+    readonly rss: number;
+    readonly heapTotal: number;
+    readonly heapUsed: number;
+    readonly external: number;
+    readonly spaces: Readonly<Record<string, number>>;
+  };
+}
+
+function isMemoryBreakdown(value: unknown): value is MemoryBreakdown {
+  if (typeof value !== 'object' || value === null) return false;
+  const { steps, idle } = value as Record<string, unknown>;
+  return Array.isArray(steps) && typeof idle === 'object' && idle !== null;
+}
+
+/** `hosts/memory-probe.mjs`: RSS after each import, then the daemon started in-process. */
+async function memoryBreakdown(
+  cpus: CpuPlan,
+  space: Workspace,
+  idleMs: number,
+  problems: string[],
+): Promise<MemoryBreakdown> {
+  const file = await space.config(await freePort());
+  const probe = startProcess(
+    cpus,
+    [MEMORY_PROBE, '--config', file, '--idle-ms', String(idleMs)],
+    childEnv(),
+    space.dir,
+  );
+  try {
+    const { line } = await probe.line('memory');
+    if (!isMemoryBreakdown(line)) throw new Error(`memory probe said ${JSON.stringify(line)}`);
+    return line;
+  } finally {
+    const exit = await probe.stop();
+    if (exit.code !== 0 && exit.signal !== 'SIGTERM') {
+      problems.push(`memory probe exited with ${exit.code ?? exit.signal}.`);
+    }
+  }
+}
+
+function memoryDetails(breakdown: MemoryBreakdown, idleMs: number): string[] {
+  const rows = breakdown.steps.map((step, index) => {
+    const previous = breakdown.steps[index - 1];
+    return [
+      step.label,
+      formatMB(step.rss),
+      previous ? `${step.rss >= previous.rss ? '+' : ''}${formatMB(step.rss - previous.rss)}` : '–',
+    ];
+  });
+  const { idle } = breakdown;
+  rows.push([`idle ${idleMs / 1000} s`, formatMB(idle.rss), '–']);
+  const space = (name: string) => formatMB(idle.spaces[name] ?? 0);
+  const rest = idle.rss - idle.heapTotal - idle.external;
+  return [
+    '**4. Where the idle RSS goes.** `bench/hosts/memory-probe.mjs`, run by plain `node` on the ' +
+      "server's CPU: its RSS with nothing loaded, after each of the daemon's dependencies is " +
+      'imported in turn (a step is what it adds to the ones before it; a package imported alone ' +
+      'would look bigger, as it would pay for growing the heap), after starting the daemon in ' +
+      'that process (`startDaemon`, the same configuration, the built-in emulator, logs silenced) ' +
+      `and after idling ${idleMs / 1000} s. At idle: RSS ${formatMB(idle.rss)} = V8 heap ` +
+      `reserved ${formatMB(idle.heapTotal)} (in use ${formatMB(idle.heapUsed)}; new space ` +
+      `${space('new_space')}, old space ${space('old_space')}, code ${space('code_space')}) + ` +
+      `external ${formatMB(idle.external)} + ${formatMB(rest)} outside the heap (Node and V8 ` +
+      'themselves, compiled code, native allocations).',
+    renderTable(['Step', 'RSS', 'Added'], rows, ['left', 'right', 'right']),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scenario
+
+/** Median over rounds of each statistic, as one `LatencyStats` for the latency table. */
+function medianStats(runs: readonly Run[]): LatencyStats {
+  const of = (pick: (stats: LatencyStats) => number) => median(runs.map((r) => pick(r.load.stats)));
+  return {
+    samples: runs.reduce((total, run) => total + run.load.stats.samples, 0),
+    errors: runs.reduce((total, run) => total + run.load.unexpected + run.load.errors, 0),
+    p50: of((s) => s.p50),
+    p90: of((s) => s.p90),
+    p99: of((s) => s.p99),
+    mean: of((s) => s.mean),
+    min: of((s) => s.min),
+    max: of((s) => s.max),
+    throughput: of((s) => s.throughput),
+  };
+}
+
+async function run(context: ScenarioContext): Promise<ScenarioReport> {
+  const options = plan(context.quick);
+  const built = ensureBuilt(context);
+  const revision = sourceRevision();
+  const cpus = cpuPlan();
+  const space = await workspace();
+  const rows: TargetRow[] = [];
+  const details: string[] = [];
+  const problems: string[] = [];
+  const latencyRows: LatencyRow[] = [];
+  try {
+    // 1 and 2
+    context.progress(
+      `throughput: ${CASES.length} routes × ${options.rounds} rounds × ${options.runMs / 1000} s per server`,
+    );
+    const { throughput, canned } = await measureThroughput(context, cpus, space, options);
+    problems.push(...throughput.problems);
+    for (const result of throughput.cases) {
+      const daemon = medianStats(result.daemon);
+      const bare = medianStats(result.bare);
+      latencyRows.push(
+        {
+          case: result.case.label,
+          target: DAEMON,
+          concurrency: CONNECTIONS,
+          stats: daemon,
+          baseline: bare,
+        },
+        { case: result.case.label, target: BARE, concurrency: CONNECTIONS, stats: bare },
+      );
+      const rateRatio = daemon.throughput / bare.throughput;
+      const p99Ratio = daemon.p99 / bare.p99;
+      rows.push(
+        {
+          measure: `1. ${result.case.label}, ${CONNECTIONS} connections: req/s, median of rounds`,
+          result: `${formatRate(daemon.throughput)} (${formatRatio(rateRatio)})`,
+          baseline: `${formatRate(bare.throughput)} (${BARE})`,
+          target: `≥ ${formatRatio(TARGET_THROUGHPUT_RATIO)}`,
+          met: rateRatio >= TARGET_THROUGHPUT_RATIO,
+        },
+        {
+          measure: '1. … p99 latency',
+          result: `${daemon.p99.toFixed(2)} ms (${formatRatio(p99Ratio)})`,
+          baseline: `${bare.p99.toFixed(2)} ms`,
+          target: `≤ ${formatRatio(TARGET_P99_RATIO)}`,
+          met: p99Ratio <= TARGET_P99_RATIO,
+        },
+        {
+          measure: '1. … p50 latency',
+          result: `${daemon.p50.toFixed(2)} ms (${formatRatio(daemon.p50 / bare.p50)})`,
+          baseline: `${bare.p50.toFixed(2)} ms`,
+          target: '–',
+          met: undefined,
+        },
+      );
+    }
+    for (const result of throughput.cases) {
+      const daemonUs = median(result.daemon.map(cpuPerAnswerUs));
+      const bareUs = median(result.bare.map(cpuPerAnswerUs));
+      rows.push({
+        measure: `2. CPU per answered request, server process, ${result.case.label}`,
+        result:
+          `${formatUs(daemonUs)} (${formatRatio(daemonUs / bareUs)}: on a saturated core, ` +
+          `${formatRatio(bareUs / daemonUs)} the bare server's req/s)`,
+        baseline: formatUs(bareUs),
+        target: '–',
+        met: undefined,
+      });
+    }
+
+    // 3 and 4
+    context.progress(`start-up and idle RSS: ${options.startRuns} runs per server`);
+    const daemonStarts: StartRun[] = [];
+    const bareStarts: StartRun[] = [];
+    for (let index = 0; index < options.startRuns; index++) {
+      const order = index % 2 === 0 ? (['daemon', 'bare'] as const) : (['bare', 'daemon'] as const);
+      for (const kind of order) {
+        const result = await startRun(kind, cpus, space, canned, options.idleMs, problems);
+        (kind === 'daemon' ? daemonStarts : bareStarts).push(result);
+        if (kind === 'daemon' && result.warmed !== TARGET_COUNT) {
+          problems.push(
+            `start-up run ${index + 1}: warmed ${result.warmed ?? '?'} of ${TARGET_COUNT} targets.`,
+          );
+        }
+      }
+    }
+    const readyMs = median(daemonStarts.map((r) => r.readyMs));
+    const bareReadyMs = median(bareStarts.map((r) => r.readyMs));
+    const warmMs = median(daemonStarts.map((r) => r.warmMs ?? Number.NaN));
+    const idleRss = median(daemonStarts.map((r) => r.idleRss));
+    const bareIdleRss = median(bareStarts.map((r) => r.idleRss));
+    rows.push(
+      {
+        measure: `3. Start-up, ${TARGET_COUNT} targets against the emulator: spawn to the first 200 from \`/readyz\`, median`,
+        result: formatMs(readyMs),
+        baseline: `${formatMs(bareReadyMs)} (${BARE}: spawn to its first answer)`,
+        target: `< ${formatMs(TARGET_READY_MS)}`,
+        met: readyMs < TARGET_READY_MS,
+      },
+      {
+        measure: '3. … `warmMs` of the start-up line (prewarming the targets), median',
+        result: formatMs(warmMs),
+        baseline: '–',
+        target: '–',
+        met: undefined,
+      },
+      {
+        measure: `4. Idle RSS, ${options.idleMs / 1000} s after ready, ${TARGET_COUNT} targets, median`,
+        result: formatMB(idleRss),
+        baseline: `${formatMB(bareIdleRss)} (${BARE})`,
+        target: `< ${formatMB(TARGET_IDLE_RSS_BYTES)}`,
+        met: idleRss < TARGET_IDLE_RSS_BYTES,
+      },
+    );
+
+    context.progress('where the idle RSS goes: memory probe');
+    const memory = await memoryBreakdown(cpus, space, options.idleMs, problems);
+
+    details.push(...throughputDetails(throughput, options, cpus));
+    details.push(startDetails(daemonStarts, bareStarts));
+    details.push(...memoryDetails(memory, options.idleMs));
+  } finally {
+    await space.remove();
+  }
+
+  return {
+    intro: intro(options, cpus, built, revision),
+    tables: [
+      {
+        heading: `Cache hits at ${CONNECTIONS} connections (each statistic the median over rounds)`,
+        rows: latencyRows,
+      },
+    ],
+    findings: [
+      renderTargetTable(rows),
+      ...details,
+      problems.length === 0
+        ? 'Checks: every request was answered 200; in every daemon round the daemon counted as ' +
+          'many answers on the route as the load generator received (up to one more per ' +
+          'connection, cut off at the end) and as many cache hits; the bare server answered the ' +
+          "daemon's status, header names and body bytes; every process exited 0 on SIGTERM; every " +
+          `start-up warmed all ${TARGET_COUNT} targets.`
+        : ['**Problems:**', ...problems.map((p) => `- ${p}`)].join('\n'),
+    ],
+    failed: missedAny(rows) || problems.length > 0,
+  };
+}
+
+function intro(options: Plan, cpus: CpuPlan, built: string, revision: string): string[] {
+  const pinning = cpus.pinned
+    ? `The machine has ${cpus.cpus} CPUs: each server process runs pinned to CPU ${cpus.server} ` +
+      `(\`taskset -c ${cpus.server}\`, every thread), the load generator pinned to CPU ${cpus.client} ` +
+      '(`taskset -a -p`), so a server has one core and the load generator the other. The harness ' +
+      'process is not pinned; it waits while a measurement runs.'
+    : `**Not pinned**: \`taskset\` is missing or the machine has ${cpus.cpus} CPU(s), so servers and ` +
+      'the load generator share the CPUs.';
+  const profiled = CPU_PROF_DIR
+    ? [
+        `**Profiled run** (\`BENCH_CPU_PROF=${CPU_PROF_DIR}\`): the servers of rounds 1–2 ran ` +
+          'under `node --cpu-prof`, whose sampling costs them some speed.',
+      ]
+    : [];
+  return [
+    ...profiled,
+    `The daemon as it runs in production: \`node bin/credcache.js serve --emulator --config …\` ` +
+      `(${built}; source ${revision}), a child process with a configuration of ${TARGET_COUNT} ` +
+      'targets (two tables, two partitions, one Redshift Serverless workgroup), a token file, ' +
+      'the default log level (`info`), metrics and readiness — everything but the upstream, ' +
+      'which is the built-in emulator in the same process. Baseline, in the same run: ' +
+      '`bench/hosts/bare-http.mjs`, a bare `node:http` server run by plain `node` that answers ' +
+      "the daemon's own captured answer (status, the same header names, the same body bytes) " +
+      'by method and path.',
+    pinning,
+    `**1–2.** The load generator (autocannon 9, \`bench/hosts/load.ts\`) keeps ${CONNECTIONS} ` +
+      'keep-alive connections each sending one GET after another (no pipelining) with the ' +
+      'token in `Authorization`. Per route: a warm-up of ' +
+      `${options.warmupMs / 1000} s per server, then ${options.rounds} rounds of ` +
+      `${options.runMs / 1000} s per server, alternating which server goes first; each statistic ` +
+      "is the median over the rounds. Latency is every answer's time from send to last byte, " +
+      'kept per answer (autocannon reports whole milliseconds only). CPU per request is the ' +
+      "server process's user + system time (`/proc/<pid>/stat`, all threads, 10 ms ticks) over " +
+      'the run, divided by the answers the load generator received.',
+    `**3–4.** ${options.startRuns} runs per server, alternating: spawn (with a free port in the ` +
+      `configuration), poll \`GET /readyz\` every ${READY_POLL_MS} ms from the harness until ` +
+      'the first 200 (the daemon answers 503 until every target is warm; the bare server is ' +
+      'polled on its route), then idle ' +
+      `${options.idleMs / 1000} s and read \`VmRSS\` from \`/proc/<pid>/status\`; MB = 10⁶ bytes.`,
+  ];
+}
+
+function throughputDetails(t: Throughput, options: Plan, cpus: CpuPlan): string[] {
+  const rows: string[][] = [];
+  for (const result of t.cases) {
+    for (const [label, runs] of [
+      [DAEMON, result.daemon],
+      [BARE, result.bare],
+    ] as const) {
+      for (const [index, r] of runs.entries()) {
+        const wall = r.load.elapsedMs;
+        rows.push([
+          result.case.path.startsWith('/v1/targets') ? 'target' : 'query',
+          label,
+          String(index + 1),
+          formatRate(r.load.stats.throughput),
+          r.load.stats.p50.toFixed(2),
+          r.load.stats.p99.toFixed(2),
+          formatUs(cpuPerAnswerUs(r)),
+          formatShare(r.serverCpuMs, wall),
+          formatShare(r.load.cpuMs, wall),
+          formatShare(r.interruptMs, wall),
+          formatShare(r.otherCpuMs, wall),
+        ]);
+      }
+    }
+  }
+  const bytes = t.cases
+    .map((result, index) => {
+      const b = t.bytes[index];
+      return `${result.case.label}: ${Math.round(b?.daemon ?? 0)} vs ${Math.round(b?.bare ?? 0)} bytes`;
+    })
+    .join('; ');
+  const wholeCores = cpus.pinned ? ' (100% = one core)' : '';
+  const bareLoad = t.cases.flatMap((result) =>
+    result.bare.map((r) => r.load.cpuMs / r.load.elapsedMs),
+  );
+  const busiest = Math.max(...bareLoad);
+  const bound =
+    busiest >= 0.9
+      ? ` In the bare rounds the load generator used up to ${Math.round(busiest * 100)}% of ` +
+        "its core: the bare server's req/s is partly bounded by the load generator, so the req/s " +
+        'ratio flatters the daemon; the CPU-per-request ratio (row 2) does not depend on it.'
+      : '';
+  return [
+    `**1–2. Every round.** CPU shares are of the round's wall time${wholeCores}: the server ` +
+      'process, the load generator process, the kernel’s interrupt work (irq + softirq, where ' +
+      "loopback TCP is processed, on both CPUs) and every other process's user + system time " +
+      '(another job on the machine shows here). A load generator near 100% means the server ' +
+      `could have answered more than it was asked.${bound} Bytes per answer on the wire, daemon ` +
+      `vs bare: ${bytes}.`,
+    renderTable(
+      [
+        'Route',
+        'Server',
+        'Round',
+        'req/s',
+        'p50 ms',
+        'p99 ms',
+        'CPU/request',
+        'Server CPU',
+        'Load gen CPU',
+        'irq+softirq',
+        'Other CPU',
+      ],
+      rows,
+      ['left', 'left', ...Array<Align>(9).fill('right')],
+    ),
+    `Resident memory of the daemon after all the load rounds: VmRSS ${formatMB(t.rssAfterLoad)}, ` +
+      `peak (VmHWM) ${formatMB(t.peakRss)}; warm-up ${options.warmupMs / 1000} s per server and route.`,
+  ];
+}
+
+function startDetails(daemon: readonly StartRun[], bare: readonly StartRun[]): string {
+  const rows = daemon.map((r, index) => {
+    const b = bare[index];
+    return [
+      String(index + 1),
+      r.readyMs.toFixed(1),
+      r.lineMs.toFixed(1),
+      String(r.warmMs ?? '–'),
+      formatMB(r.idleRss),
+      b ? b.readyMs.toFixed(1) : '–',
+      b ? formatMB(b.idleRss) : '–',
+    ];
+  });
+  return [
+    '**3–4. Every start-up.** *Ready* is spawn to the first 200 from `/readyz`; *line* is ' +
+      'spawn to the `credcache listening` line on stdout (logged after the targets are warm); ' +
+      '*warmMs* is what that line reports for prewarming the targets against the emulator.',
+    renderTable(
+      [
+        'Run',
+        'Daemon ready ms',
+        'Daemon line ms',
+        'warmMs',
+        'Daemon idle RSS',
+        'Bare ready ms',
+        'Bare idle RSS',
+      ],
+      rows,
+      ['right', 'right', 'right', 'right', 'right', 'right', 'right'],
+    ),
+  ].join('\n\n');
+}
+
+export const daemonScenario: Scenario = {
+  name: 'daemon',
+  title: 'Daemon: cache-hit throughput, CPU per request, start-up, idle memory',
+  run,
+};
