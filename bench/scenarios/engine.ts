@@ -52,6 +52,8 @@ import { renderTable } from '../lib/markdown.js';
 const TARGET_HIT_NS = 5_000;
 /** 10,000 cached credentials take less than this much heap, in bytes (30 MB). */
 const TARGET_HEAP_BYTES = 30_000_000;
+/** The heap rounds of a layer lie within this share of their median (else the run fails). */
+const HEAP_SPREAD = 0.1;
 /** Observed upstream calls in the soak are within this share of the prediction. */
 const TARGET_SOAK_TOLERANCE = 0.2;
 
@@ -285,8 +287,10 @@ async function measureHits(plan: HitPlan): Promise<HitResult[]> {
 // Row 2: heap for 10,000 cached credentials (runs in a child started with --expose-gc)
 
 interface HeapProbeParams {
+  readonly layer: HeapLayer;
   readonly entries: number;
-  readonly rounds: number;
+  /** Entries of the same layer built and dropped first, so code compiled on first use is not counted. */
+  readonly warmupEntries: number;
 }
 
 /**
@@ -303,36 +307,71 @@ const HEAP_LAYER_LABELS: Readonly<Record<HeapLayer, string>> = {
   engine: '`createCredentialEngine`: cache + budget + refresh queue + housekeeping',
 };
 
-interface HeapProbeResult {
-  /** Heap growth per layer, one value per round, after full collections. */
-  readonly bytes: Readonly<Record<HeapLayer, number[]>>;
-  /** Refresh timers the filled engine had scheduled. */
+interface HeapLayerResult {
+  /** Heap growth while the filled layer is alive, after settled collections. */
+  readonly bytes: number;
+  /** Refresh timers the filled engine had scheduled (engine layer only, else 0). */
   readonly refreshTimers: number;
+  /** Full collections it took for `heapUsed` to settle, before and after filling. */
+  readonly collections: readonly [number, number];
 }
 
-function collectGarbage(): void {
+interface HeapProbeResult {
+  /** Heap growth per layer, one value per round. */
+  readonly bytes: Readonly<Record<HeapLayer, number[]>>;
+  /** Refresh timers the filled engine had scheduled (the last engine round). */
+  readonly refreshTimers: number;
+  /** Most full collections any reading took to settle. */
+  readonly mostCollections: number;
+}
+
+/** Readings in a row that must agree, within `SETTLE_BYTES`, for `heapUsed` to count as settled. */
+const SETTLE_READINGS = 3;
+/** Event-loop turns allocate and free a little on their own (±150 KB seen on an idle child). */
+const SETTLE_BYTES = 256 * 1024;
+const SETTLE_MAX_READINGS = 20;
+
+/**
+ * `heapUsed` once full collections stop freeing anything: a reading is a turn of the event loop,
+ * then two `gc()` calls, then `heapUsed`; readings are taken until `SETTLE_READINGS` in a row
+ * agree. Two back-to-back `gc()` calls alone were not always enough: a stopped engine measured
+ * just before sometimes survived them and went only in a later collection, in the middle of the
+ * next layer's measurement, whose growth then came out negative (-4.9 MB for the `Map` baseline
+ * in one full run).
+ */
+async function settledHeapUsed(): Promise<{ bytes: number; collections: number }> {
   const { gc } = globalThis;
   if (!gc) throw new Error('heap probe: start the child with --expose-gc');
-  // Twice: objects whose finalisation frees others go in the second pass.
-  gc();
-  gc();
-}
-
-function heapUsed(): number {
-  collectGarbage();
-  return process.memoryUsage().heapUsed;
+  const readings: number[] = [];
+  while (readings.length < SETTLE_MAX_READINGS) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    gc();
+    gc();
+    readings.push(process.memoryUsage().heapUsed);
+    const last = readings.slice(-SETTLE_READINGS);
+    if (last.length === SETTLE_READINGS && Math.max(...last) - Math.min(...last) <= SETTLE_BYTES) {
+      return { bytes: readings.at(-1) ?? 0, collections: readings.length * 2 };
+    }
+  }
+  throw new Error(`heap probe: heapUsed did not settle in ${SETTLE_MAX_READINGS} readings`);
 }
 
 /**
  * Heap growth while `build`'s result is alive. The result is held only here, so it is
- * unreachable once this returns and cannot linger into the next measurement's "before".
+ * unreachable once this returns.
  */
-async function growth<T>(build: () => Promise<T>, release: (held: T) => void): Promise<number> {
-  const before = heapUsed();
+async function growth<T>(
+  build: () => Promise<T>,
+  release: (held: T) => void,
+): Promise<{ bytes: number; collections: [number, number] }> {
+  const before = await settledHeapUsed();
   const held = await build();
-  const after = heapUsed();
+  const after = await settledHeapUsed();
   release(held);
-  return after - before;
+  return {
+    bytes: after.bytes - before.bytes,
+    collections: [before.collections, after.collections],
+  };
 }
 
 const issuedFake = (index: number): IssuedCredentials<S3Credentials> => ({
@@ -345,7 +384,7 @@ async function layerGrowth(
   layer: HeapLayer,
   entries: number,
   onEngine: (engine: CredentialEngine) => void = () => undefined,
-): Promise<number> {
+): Promise<{ bytes: number; collections: [number, number] }> {
   const key = (i: number) => tableKey(tableRequest(`orders_${i}`));
   switch (layer) {
     case 'data':
@@ -395,50 +434,59 @@ async function layerGrowth(
 }
 
 /**
- * Child-process side of row 2: heap growth of each layer filled with `entries` distinct table
- * keys, measured after full collections, in rounds that go through every layer, after one small
- * warm-up round (so code compiled on first use is not counted as entries). Exported for
+ * Child-process side of row 2, one layer: builds and drops a small warm-up of the layer (so code
+ * compiled on first use is not counted as entries), then measures the heap growth of the layer
+ * filled with `entries` distinct table keys between settled readings. Each call runs in a fresh
+ * process (`measureHeap`), so no other layer's garbage is on the heap. Exported for
  * `callInChild`.
  */
-export async function heapProbe(raw: unknown): Promise<HeapProbeResult> {
+export async function heapLayerProbe(raw: unknown): Promise<HeapLayerResult> {
   const params = raw as HeapProbeParams;
-  const bytes: Record<HeapLayer, number[]> = { data: [], keyed: [], cache: [], engine: [] };
+  await layerGrowth(params.layer, params.warmupEntries);
   let refreshTimers = 0;
   const countTimers = (engine: CredentialEngine): void => {
     refreshTimers = engine.cache
       .entries()
       .filter((entry) => engine.scheduler.scheduledAt(entry.key) !== undefined).length;
   };
-  for (const layer of HEAP_LAYERS) await layerGrowth(layer, Math.ceil(params.entries / 10));
-  for (let round = 0; round < params.rounds; round++) {
+  const { bytes, collections } = await layerGrowth(params.layer, params.entries, countTimers);
+  return { bytes, refreshTimers, collections };
+}
+
+function isHeapLayerResult(value: unknown): value is HeapLayerResult {
+  if (typeof value !== 'object' || value === null) return false;
+  const { bytes, refreshTimers, collections } = value as Record<string, unknown>;
+  return (
+    typeof bytes === 'number' && typeof refreshTimers === 'number' && Array.isArray(collections)
+  );
+}
+
+/** Every layer, `rounds` times, each measurement in its own child started with `--expose-gc`. */
+async function measureHeap(rounds: number): Promise<HeapProbeResult> {
+  const bytes: Record<HeapLayer, number[]> = { data: [], keyed: [], cache: [], engine: [] };
+  let refreshTimers = 0;
+  let mostCollections = 0;
+  for (let round = 0; round < rounds; round++) {
     for (const layer of HEAP_LAYERS) {
-      bytes[layer].push(await layerGrowth(layer, params.entries, countTimers));
+      const result = await callInChild(
+        new URL(import.meta.url),
+        'heapLayerProbe',
+        {
+          layer,
+          entries: ENTRIES,
+          warmupEntries: Math.ceil(ENTRIES / 10),
+        } satisfies HeapProbeParams,
+        { nodeFlags: ['--expose-gc'] },
+      );
+      if (!isHeapLayerResult(result)) {
+        throw new Error(`heap probe answered ${JSON.stringify(result)}`);
+      }
+      bytes[layer].push(result.bytes);
+      if (layer === 'engine') refreshTimers = result.refreshTimers;
+      mostCollections = Math.max(mostCollections, ...result.collections);
     }
   }
-  return { bytes, refreshTimers };
-}
-
-function isHeapProbeResult(value: unknown): value is HeapProbeResult {
-  if (typeof value !== 'object' || value === null) return false;
-  const { bytes, refreshTimers } = value as Record<string, unknown>;
-  if (typeof refreshTimers !== 'number' || typeof bytes !== 'object' || bytes === null) {
-    return false;
-  }
-  const perLayer = bytes as Record<string, unknown>;
-  return HEAP_LAYERS.every((layer) => Array.isArray(perLayer[layer]));
-}
-
-async function measureHeap(rounds: number): Promise<HeapProbeResult> {
-  const result = await callInChild(
-    new URL(import.meta.url),
-    'heapProbe',
-    { entries: ENTRIES, rounds } satisfies HeapProbeParams,
-    { nodeFlags: ['--expose-gc'] },
-  );
-  if (!isHeapProbeResult(result)) {
-    throw new Error(`heap probe answered ${JSON.stringify(result)}`);
-  }
-  return result;
+  return { bytes, refreshTimers, mostCollections };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -799,7 +847,9 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
   );
 
   // 2. Heap
-  context.progress(`heap of ${ENTRIES} entries: ${options.heapRounds} round(s) in a child`);
+  context.progress(
+    `heap of ${ENTRIES} entries: ${options.heapRounds} round(s), a child per layer and round`,
+  );
   const heap = await measureHeap(options.heapRounds);
   const heapMedian = (layer: HeapLayer): number => median(heap.bytes[layer]);
   const engineHeap = heapMedian('engine');
@@ -812,22 +862,38 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
     target: `< ${formatMB(TARGET_HEAP_BYTES)}`,
     met: engineHeap < TARGET_HEAP_BYTES,
   });
+  for (const layer of HEAP_LAYERS) {
+    const values = heap.bytes[layer];
+    const mid = heapMedian(layer);
+    if (values.some((bytes) => bytes <= 0)) {
+      problems.push(`heap: ${layer} grew by ${values.map(formatMB).join(', ')}: not all positive.`);
+    } else if ((Math.max(...values) - Math.min(...values)) / mid > HEAP_SPREAD) {
+      problems.push(
+        `heap: ${layer} rounds spread over more than ${HEAP_SPREAD * 100}% of their median (${values.map(formatMB).join(', ')}).`,
+      );
+    }
+  }
   if (heap.refreshTimers !== ENTRIES) {
     problems.push(
       `heap: the filled engine had ${heap.refreshTimers} scheduled refreshes, expected ${ENTRIES}.`,
     );
   }
   details.push(
-    `**2. Heap.** In a fresh child process started with \`--expose-gc\`: \`heapUsed\` after ` +
-      'two full collections, before and after filling each layer below with ' +
+    `**2. Heap.** Each layer and round in its own fresh child process started with ` +
+      '`--expose-gc`: a warm-up of the same layer at a tenth of the size is built and dropped ' +
+      '(so code compiled on first use is not counted), then `heapUsed` is read before and after ' +
+      'filling the layer with ' +
       `${ENTRIES.toLocaleString('en')} distinct table keys; the engine on the system clock with ` +
       'the default `maxEntries` and refresh policy and housekeeping started, filled through ' +
       "in-process fake providers. Each credential is shaped like Lake Formation's: a " +
       '20-character access key id, a 40-character secret, an 800-character session token and ' +
       `one \`VendedS3Path\`, ${FAKE_LIFETIME_MS / 3_600_000} h lifetime, all strings fresh per ` +
       `entry. The engine had scheduled ${heap.refreshTimers.toLocaleString('en')} refreshes ` +
-      '(one clock timer over a queue of due refreshes, `DueQueue`). One warm-up round at a tenth of the size first, then ' +
-      `median of ${options.heapRounds} round(s); MB = 10⁶ bytes.`,
+      '(one clock timer over a queue of due refreshes, `DueQueue`). A reading is taken once ' +
+      `full collections stop freeing memory: ${SETTLE_READINGS} readings in a row within ` +
+      `${SETTLE_BYTES / 1024} KiB, each a turn of the event loop, then two \`gc()\` (at most ` +
+      `${heap.mostCollections} collections were needed in this run). Median of ` +
+      `${options.heapRounds} round(s); MB = 10⁶ bytes.`,
     renderTable(
       ['Layer', 'Heap growth', 'Per entry', 'Added per entry', 'Rounds'],
       HEAP_LAYERS.map((layer, index) => {
