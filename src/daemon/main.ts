@@ -127,6 +127,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const targets = new Targets(config);
   const registry = new Registry();
   const holder: { engine?: CredentialEngine } = {};
+  const readinessHolder: { readiness?: Readiness } = {};
   const metrics = createMetrics(registry, {
     entries: () =>
       holder.engine?.cache.countBySource() ?? {
@@ -134,6 +135,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         lakeformation_partition: 0,
         redshift_serverless: 0,
       },
+    ready: () => readinessHolder.readiness?.ready() ?? false,
     targetRemaining: () =>
       targets.all().map(({ name, key }) => {
         const entry = holder.engine?.cache.peek(key);
@@ -184,7 +186,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     ),
   };
 
-  const readinessHolder: { readiness?: Readiness } = {};
   const engine = createCredentialEngine({
     clock,
     providers,

@@ -15,6 +15,8 @@ export interface MetricsOptions {
   readonly entries?: () => Readonly<Record<Source, number>>;
   /** Seconds of validity left per configured target (absent: none held), read at every scrape. */
   readonly targetRemaining?: () => Iterable<readonly [target: string, seconds: number | undefined]>;
+  /** Whether the daemon is ready (every target holds a servable credential), read at every scrape. */
+  readonly ready?: () => boolean;
   /** Collect prom-client's default process metrics (default true). */
   readonly defaultMetrics?: boolean;
 }
@@ -93,6 +95,15 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
       for (const [target, seconds] of options.targetRemaining?.() ?? []) {
         this.set({ target }, Math.max(0, seconds ?? 0));
       }
+    },
+  });
+
+  new Gauge({
+    name: 'credcache_ready',
+    help: 'Whether /readyz answers 200: every configured target holds a servable credential (1) or not (0).',
+    registers,
+    collect() {
+      this.set(options.ready?.() === false ? 0 : 1);
     },
   });
 
