@@ -56,6 +56,8 @@ export interface CredentialCacheOptions {
   readonly onEvict?: (entry: CacheEntry, reason: EvictionReason) => void;
   /** Told of every new credential stored (first load or refresh). */
   readonly onStore?: (entry: CacheEntry) => void;
+  /** Told of every lookup and how it was answered, whether or not the load then succeeds. */
+  readonly onLookup?: (key: CredentialKey, result: CacheResult) => void;
 }
 
 export interface Lookup {
@@ -87,6 +89,7 @@ export class CredentialCache {
   readonly #negativeTtlMs: number;
   readonly #onEvict: ((entry: CacheEntry, reason: EvictionReason) => void) | undefined;
   readonly #onStore: ((entry: CacheEntry) => void) | undefined;
+  readonly #onLookup: ((key: CredentialKey, result: CacheResult) => void) | undefined;
   readonly #entries: LRUCache<string, CacheEntry>;
   readonly #negative = new Map<string, NegativeEntry>();
   readonly #flights = new SingleFlight<CacheEntry>();
@@ -104,6 +107,7 @@ export class CredentialCache {
     );
     this.#onEvict = options.onEvict;
     this.#onStore = options.onStore;
+    this.#onLookup = options.onLookup;
     const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
       throw new RangeError(`maxEntries: must be a whole number of at least 1, got ${maxEntries}`);
@@ -131,14 +135,20 @@ export class CredentialCache {
     const cached = this.#entries.get(key.id);
     if (cached && this.servable(cached)) {
       cached.lastUsedAt = now;
-      return { entry: cached, result: cached.refreshFailure ? 'stale' : 'hit' };
+      const result = cached.refreshFailure ? 'stale' : 'hit';
+      this.#onLookup?.(key, result);
+      return { entry: cached, result };
     }
     const negative = this.#negative.get(key.id);
     if (negative) {
-      if (negative.until > now) throw new NegativeCacheHit(negative.error, negative.until - now);
+      if (negative.until > now) {
+        this.#onLookup?.(key, 'negative');
+        throw new NegativeCacheHit(negative.error, negative.until - now);
+      }
       this.#negative.delete(key.id);
     }
     const { promise, joined } = this.#flights.run(key.id, () => this.#fetch(key, 'on_demand'));
+    this.#onLookup?.(key, joined ? 'coalesced' : 'miss');
     const entry = await promise;
     entry.lastUsedAt = this.#clock.now();
     if (!this.servable(entry)) {

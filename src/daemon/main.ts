@@ -199,6 +199,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       ratePerSecond: config.upstream.ratePerSecond,
     },
     on: {
+      lookup: (key, result) => metrics.cacheRequest(key.source, result),
       load: (key, lane, error) => {
         metrics.refresh(key.source, lane, error === undefined ? 'success' : 'failure');
         const reason =
@@ -234,7 +235,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     cache: engine.cache,
     targets,
     rules,
-    metrics,
     readiness,
     registry,
   });

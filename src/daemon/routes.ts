@@ -5,13 +5,8 @@
  * is also its metrics label.
  */
 import type { Registry } from 'prom-client';
-import {
-  type CacheResult,
-  type CredentialCache,
-  NegativeCacheHit,
-} from '../cache/credential-cache.js';
+import type { CredentialCache } from '../cache/credential-cache.js';
 import type { CredentialKey } from '../cache/key.js';
-import type { Metrics } from '../metrics/metrics.js';
 import { ApiError } from './errors.js';
 import type { Readiness } from './readiness.js';
 import { type Format, renderedBody } from './render.js';
@@ -55,7 +50,6 @@ export interface ApiDependencies {
   readonly cache: CredentialCache;
   readonly targets: Targets;
   readonly rules: RequestRules;
-  readonly metrics: Metrics;
   readonly readiness: Readiness;
   readonly registry: Registry;
 }
@@ -73,21 +67,15 @@ export const ROUTE_PATTERNS = {
 const JSON_NO_STORE = { 'content-type': 'application/json', 'cache-control': 'no-store' };
 
 export function buildRoutes(deps: ApiDependencies): Route[] {
-  const { cache, targets, rules, metrics, readiness, registry } = deps;
+  const { cache, targets, rules, readiness, registry } = deps;
 
   async function credential(key: CredentialKey, format: Format): Promise<Reply> {
-    let result: CacheResult;
-    let body: Buffer;
-    try {
-      const lookup = await cache.get(key);
-      result = lookup.result;
-      body = renderedBody(lookup.entry, format);
-    } catch (error) {
-      if (error instanceof NegativeCacheHit) metrics.cacheRequest(key.source, 'negative');
-      throw error;
-    }
-    metrics.cacheRequest(key.source, result);
-    return { status: 200, headers: { ...JSON_NO_STORE, 'x-credcache-result': result }, body };
+    const { entry, result } = await cache.get(key);
+    return {
+      status: 200,
+      headers: { ...JSON_NO_STORE, 'x-credcache-result': result },
+      body: renderedBody(entry, format),
+    };
   }
 
   return [

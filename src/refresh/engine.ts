@@ -5,6 +5,7 @@
  */
 import {
   type CacheEntry,
+  type CacheResult,
   CredentialCache,
   DEFAULT_MIN_REMAINING_MS,
   type EvictionReason,
@@ -42,6 +43,8 @@ export interface CredentialEngineOptions {
     /** Every upstream load the cache makes, by lane, and its failure if it failed. */
     readonly load?: (key: CredentialKey, lane: Lane, error?: unknown) => void;
     readonly store?: (entry: CacheEntry) => void;
+    /** Every client lookup and how it was answered (hit, miss, coalesced, stale, negative). */
+    readonly lookup?: (key: CredentialKey, result: CacheResult) => void;
     readonly evict?: (entry: CacheEntry, reason: EvictionReason) => void;
     readonly refresh?: (key: CredentialKey, result: RefreshOutcome) => void;
     readonly housekeeping?: (report: HousekeepingReport) => void;
@@ -87,6 +90,7 @@ export function createCredentialEngine(options: CredentialEngineOptions): Creden
     minRemainingMs,
     ...(options.maxEntries !== undefined && { maxEntries: options.maxEntries }),
     ...(options.negativeTtlMs !== undefined && { negativeTtlMs: options.negativeTtlMs }),
+    ...(options.on?.lookup && { onLookup: options.on.lookup }),
     onStore: (entry) => {
       bound.scheduler?.track(entry);
       options.on?.store?.(entry);
