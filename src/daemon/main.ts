@@ -55,6 +55,8 @@ export interface Daemon {
   /** `http://host:port` of the probe listener, when configured. */
   readonly probeUrl: string | undefined;
   readonly emulatorUrl: string | undefined;
+  /** The built-in emulator, when running against it. */
+  readonly emulator: RunningEmulator | undefined;
   readonly auth: TokenAuth;
   readonly engine: CredentialEngine;
   readonly registry: Registry;
@@ -357,6 +359,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     url,
     probeUrl,
     emulatorUrl: emulator?.url,
+    emulator,
     auth,
     engine,
     registry,

@@ -139,6 +139,11 @@ export class EmulatorState {
   lookup(id: string): IssuedCredential | undefined {
     return this.#issued.get(id);
   }
+
+  /** Every credential remembered, most recent first. */
+  issuedCredentials(): IssuedCredential[] {
+    return [...this.#issued.values()];
+  }
 }
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
