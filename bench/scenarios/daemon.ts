@@ -530,7 +530,18 @@ interface Throughput {
   readonly bytes: { readonly daemon: number; readonly bare: number }[];
   readonly rssAfterLoad: number;
   readonly peakRss: number;
+  /** Per case, rounds measured again because another process took CPU meanwhile. */
+  readonly discardedRounds: number[];
 }
+
+/**
+ * A run during which other processes used more than this share of a core (user + system time
+ * of the machine minus the two measured processes) is disturbed: its round is measured again.
+ */
+const OTHER_CPU_LIMIT = 0.1;
+const disturbed = (run: Run): boolean => run.otherCpuMs / run.load.elapsedMs > OTHER_CPU_LIMIT;
+/** Attempts per case before giving up on clean rounds. */
+const maxAttempts = (options: Plan): number => options.rounds * 3;
 
 async function measureThroughput(
   context: ScenarioContext,
@@ -568,15 +579,25 @@ async function measureThroughput(
     ] as const;
     const cases: CaseResult[] = [];
     const bytes: { daemon: number; bare: number }[] = [];
+    const discardedRounds: number[] = [];
     for (const c of CASES) {
       context.progress(`${c.path.slice(0, 40)}…: warm-up, then ${options.rounds} rounds`);
       for (const server of servers) {
         await client.call('load', params(server.url, c, options.warmupMs));
       }
       const runs: Record<string, Run[]> = { [DAEMON]: [], [BARE]: [] };
-      for (let round = 0; round < options.rounds; round++) {
+      const clean = (measured: Record<string, Run[]>) =>
+        Math.min(measured[DAEMON]?.length ?? 0, measured[BARE]?.length ?? 0);
+      let discarded = 0;
+      for (
+        let attempt = 0;
+        clean(runs) < options.rounds && attempt < maxAttempts(options);
+        attempt++
+      ) {
         // Alternate which goes first, so drift favours neither.
+        const round = clean(runs);
         const order = round % 2 === 0 ? servers : [...servers].reverse();
+        const pair: { label: string; run: Run }[] = [];
         for (const server of order) {
           const before = server.label === DAEMON ? await scrape(daemonUrl) : undefined;
           const run = await measureRun(
@@ -584,8 +605,8 @@ async function measureThroughput(
             server.process,
             params(server.url, c, options.runMs),
           );
-          runs[server.label]?.push(run);
-          const where = `${c.path.slice(0, 40)}… → ${server.label}, round ${round + 1}`;
+          pair.push({ label: server.label, run });
+          const where = `${c.path.slice(0, 40)}… → ${server.label}, attempt ${attempt + 1}`;
           if (run.load.unexpected > 0) {
             problems.push(
               `${where}: ${run.load.unexpected} answers with status ${run.load.firstUnexpectedStatus ?? '?'}.`,
@@ -600,7 +621,20 @@ async function measureThroughput(
             problems.push(...checkCounts(where, c, before, await scrape(daemonUrl), run));
           }
         }
+        // A round in which another process took CPU measures the machine, not the servers.
+        if (pair.some(({ run }) => disturbed(run))) {
+          discarded += 1;
+          continue;
+        }
+        for (const { label, run } of pair) runs[label]?.push(run);
       }
+      if (clean(runs) < options.rounds) {
+        problems.push(
+          `${c.path.slice(0, 40)}…: only ${clean(runs)} of ${options.rounds} rounds without other ` +
+            `processes taking over ${OTHER_CPU_LIMIT * 100}% of a core, in ${maxAttempts(options)} attempts.`,
+        );
+      }
+      discardedRounds.push(discarded);
       const daemonRuns = runs[DAEMON] ?? [];
       const bareRuns = runs[BARE] ?? [];
       cases.push({ case: c, daemon: daemonRuns, bare: bareRuns });
@@ -609,7 +643,10 @@ async function measureThroughput(
     }
     const rssAfterLoad = processStatusBytes(daemon.pid, 'VmRSS');
     const peakRss = processStatusBytes(daemon.pid, 'VmHWM');
-    return { throughput: { cases, problems, bytes, rssAfterLoad, peakRss }, canned };
+    return {
+      throughput: { cases, problems, bytes, rssAfterLoad, peakRss, discardedRounds },
+      canned,
+    };
   } finally {
     await client.stop();
     const stopped = await Promise.all([daemon.stop(), bare?.stop()]);
@@ -1036,9 +1073,18 @@ function throughputDetails(t: Throughput, options: Plan, cpus: CpuPlan): string[
         "its core: the bare server's req/s is partly bounded by the load generator, so the req/s " +
         'ratio flatters the daemon; the CPU-per-request ratio (row 2) does not depend on it.'
       : '';
+  const discarded = t.cases
+    .map(
+      (result, index) =>
+        `${t.discardedRounds[index] ?? 0} (${result.case.path.startsWith('/v1/targets') ? 'target' : 'query'})`,
+    )
+    .join(', ');
   return [
-    `**1–2. Every round.** CPU shares are of the round's wall time${wholeCores}: the server ` +
-      'process, the load generator process, the kernel’s interrupt work (irq + softirq, where ' +
+    `**1–2. Every round.** Rounds in which other processes took more than ` +
+      `${OTHER_CPU_LIMIT * 100}% of a core (in either server's run) were measured again, at most ` +
+      `${maxAttempts(options)} attempts per route; rounds measured again: ${discarded}. CPU ` +
+      `shares are of the round's wall time${wholeCores}: the server process, the load ` +
+      "generator process, the kernel's interrupt work (irq + softirq, where " +
       "loopback TCP is processed, on both CPUs) and every other process's user + system time " +
       '(another job on the machine shows here). A load generator near 100% means the server ' +
       `could have answered more than it was asked.${bound} Bytes per answer on the wire, daemon ` +
