@@ -39,8 +39,15 @@ export function processCpuMs(pid: number): number {
   return ((utime + stime) * 1000) / ticksPerSecond();
 }
 
-/** A `kB` line of `/proc/<pid>/status` (`VmRSS`, `VmHWM`, …), in bytes. */
-export function processStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+/**
+ * A `kB` line of `/proc/<pid>/status`, in bytes: `VmRSS` (resident), `VmHWM` (its peak), and
+ * `VmRSS` split into `RssAnon` (memory the process allocated) and `RssFile` (pages of mapped
+ * files it touched: mostly the node binary's code).
+ */
+export function processStatusBytes(
+  pid: number,
+  field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile',
+): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
   if (!match?.[1]) throw new Error(`/proc/${pid}/status: no ${field} line`);

@@ -713,6 +713,9 @@ interface StartRun {
   readonly warmed: number | undefined;
   /** VmRSS after `idleMs` of idling once ready, bytes. */
   readonly idleRss: number;
+  /** Its anonymous part (heap, buffers) and its file-backed part (code pages), bytes. */
+  readonly idleRssAnon: number;
+  readonly idleRssFile: number;
 }
 
 async function startRun(
@@ -736,6 +739,8 @@ async function startRun(
     );
     await sleep(idleMs);
     const idleRss = processStatusBytes(server.pid, 'VmRSS');
+    const idleRssAnon = processStatusBytes(server.pid, 'RssAnon');
+    const idleRssFile = processStatusBytes(server.pid, 'RssFile');
     const number = (value: unknown) => (typeof value === 'number' ? value : undefined);
     return {
       readyMs: readyAt - server.spawnedAt,
@@ -743,6 +748,8 @@ async function startRun(
       warmMs: number(line.warmMs),
       warmed: number(line.warmed),
       idleRss,
+      idleRssAnon,
+      idleRssFile,
     };
   } finally {
     const exit = await server.stop();
@@ -953,6 +960,14 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
         baseline: `${formatMB(bareIdleRss)} (${BARE})`,
         target: `< ${formatMB(TARGET_IDLE_RSS_BYTES)}`,
         met: idleRss < TARGET_IDLE_RSS_BYTES,
+      },
+      {
+        measure:
+          '4. … of which anonymous (heap, buffers: what the process allocated) / file-backed (code pages of the node binary and libraries), median',
+        result: `${formatMB(median(daemonStarts.map((r) => r.idleRssAnon)))} / ${formatMB(median(daemonStarts.map((r) => r.idleRssFile)))}`,
+        baseline: `${formatMB(median(bareStarts.map((r) => r.idleRssAnon)))} / ${formatMB(median(bareStarts.map((r) => r.idleRssFile)))} (${BARE})`,
+        target: '–',
+        met: undefined,
       },
     );
 

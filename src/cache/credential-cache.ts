@@ -126,19 +126,29 @@ export class CredentialCache {
   }
 
   /**
+   * The cached credential for `key` when it can be served now (`hit`, or `stale` while its
+   * refresh fails), synchronously; undefined when only `get` can answer.
+   */
+  getServable(key: CredentialKey): Lookup | undefined {
+    const cached = this.#entries.get(key.id);
+    if (!cached) return undefined;
+    const now = this.#clock.now();
+    if (cached.issued.expiration - now < this.#minRemainingMs) return undefined;
+    cached.lastUsedAt = now;
+    const result = cached.refreshFailure ? 'stale' : 'hit';
+    this.#onLookup?.(key, result);
+    return { entry: cached, result };
+  }
+
+  /**
    * A credential for `key` with at least `minRemainingMs` left: from memory when it has one,
    * else from one upstream load shared by every concurrent caller. Rejects with the load's
    * `UpstreamError`, or `NegativeCacheHit` while a deterministic error is remembered.
    */
   async get(key: CredentialKey): Promise<Lookup> {
+    const served = this.getServable(key);
+    if (served) return served;
     const now = this.#clock.now();
-    const cached = this.#entries.get(key.id);
-    if (cached && this.servable(cached)) {
-      cached.lastUsedAt = now;
-      const result = cached.refreshFailure ? 'stale' : 'hit';
-      this.#onLookup?.(key, result);
-      return { entry: cached, result };
-    }
     const negative = this.#negative.get(key.id);
     if (negative) {
       if (negative.until > now) {

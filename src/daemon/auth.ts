@@ -4,7 +4,7 @@
  * `Authorization`, as AWS container-credential clients do, or as `Bearer <token>`; it is
  * compared in constant time. The token itself is never logged: only the file's path.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -40,7 +40,18 @@ export function readTokenFile(path: string): string {
   return token;
 }
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
+/**
+ * Whether `presented` is `token`, in time that depends on the token's length only (like Go's
+ * `subtle.ConstantTimeCompare`): a wrong guess learns nothing of the token's bytes.
+ */
+function sameToken(presented: string, token: Buffer): boolean {
+  const candidate = Buffer.from(presented, 'utf8');
+  if (candidate.length !== token.length) {
+    timingSafeEqual(token, token); // spend the same time either way
+    return false;
+  }
+  return timingSafeEqual(candidate, token);
+}
 
 /** The presented token of an `Authorization` header: raw, or after `Bearer `. */
 export function presentedToken(header: string | undefined): string | undefined {
@@ -68,7 +79,7 @@ export class TokenAuth {
   readonly mode: AuthMode;
   readonly #clock: Clock;
   readonly #onReload: TokenAuthOptions['onReload'];
-  #digest: Buffer | undefined;
+  #token: Buffer | undefined;
   #fileStamp = '';
   #checkedAt = 0;
 
@@ -79,7 +90,7 @@ export class TokenAuth {
       this.mode = { kind: 'disabled' };
     } else if (options.token !== undefined) {
       this.mode = { kind: 'token', origin: options.tokenOrigin ?? 'config' };
-      this.#digest = digest(options.token);
+      this.#token = Buffer.from(options.token, 'utf8');
     } else {
       const path = options.tokenFile ?? defaultTokenFile();
       let created = false;
@@ -92,7 +103,7 @@ export class TokenAuth {
         created = true;
       }
       this.mode = { kind: 'file', path, created };
-      this.#digest = digest(token);
+      this.#token = Buffer.from(token, 'utf8');
       this.#fileStamp = stamp(path);
       this.#checkedAt = this.#clock.now();
     }
@@ -104,11 +115,10 @@ export class TokenAuth {
     this.#maybeReload(TOKEN_FILE_CHECK_MS);
     const presented = presentedToken(header);
     if (presented === undefined) return false;
-    const candidate = digest(presented);
-    if (this.#digest && timingSafeEqual(candidate, this.#digest)) return true;
+    if (this.#token && sameToken(presented, this.#token)) return true;
     // The file may have just been rotated: look again (bounded), then compare once more.
     if (!this.#maybeReload(MISMATCH_CHECK_MS)) return false;
-    return this.#digest !== undefined && timingSafeEqual(candidate, this.#digest);
+    return this.#token !== undefined && sameToken(presented, this.#token);
   }
 
   /** Re-reads the token file when it changed; true when the token was replaced. */
@@ -122,7 +132,7 @@ export class TokenAuth {
     if (current === this.#fileStamp) return false;
     this.#fileStamp = current;
     try {
-      this.#digest = digest(readTokenFile(path));
+      this.#token = Buffer.from(readTokenFile(path), 'utf8');
       this.#onReload?.({ path });
       return true;
     } catch (error) {

@@ -3,7 +3,6 @@
  * package that does the work; nothing else lives here.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { startEmulator } from '../emulator/server.js';
 import { checkConfig, getTarget } from './client.js';
 import { ConfigError, loadConfig } from './config.js';
 import { startDaemon } from './main.js';
@@ -55,6 +54,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       collectAccessKey,
     )
     .action(async (options: { port: number; host: string; accessKey?: Map<string, string> }) => {
+      const { startEmulator } = await import('../emulator/server.js');
       const emulator = await startEmulator({
         port: options.port,
         host: options.host,

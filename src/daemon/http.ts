@@ -1,18 +1,20 @@
 /**
  * The HTTP front: one `node:http` request listener. It checks the loopback Host header and
- * the token on credential routes, serves the hot GET routes itself (no per-request framework
- * machinery on the path clients poll), and hands everything else to the express app built from
- * the same route table. Every answer is counted under its route pattern.
+ * the token on credential routes, serves every GET (and HEAD) of the route table itself — no
+ * per-request framework machinery on the path clients poll, and a cache hit answered without
+ * waiting on a promise — and hands the other methods (POST bodies, 405) to an express app built
+ * from the same table, loaded on first use. Every answer is counted under its route pattern.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Duplex } from 'node:stream';
+import type { Express, NextFunction, Request, Response } from 'express';
 import type { Clock } from '../clock.js';
 import type { Metrics, RouteMetrics } from '../metrics/metrics.js';
 import type { TokenAuth } from './auth.js';
 import { isLoopbackHost } from './config.js';
 import { ApiError, errorBody, errorHeaders, invalid, toApiError } from './errors.js';
 import type { Logger } from './logger.js';
-import { type Method, type Reply, type Route, type RouteMatch, routeMatcher } from './routes.js';
+import { type Method, type Reply, type Route, reply, routeMatcher } from './routes.js';
 
 /** Request bodies above this are refused (SPEC: 16 KiB). */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -37,16 +39,17 @@ export function hostName(host: string): string {
   return (colon === -1 ? host : host.slice(0, colon)).toLowerCase();
 }
 
-function send(res: ServerResponse, reply: Reply): void {
-  res.writeHead(reply.status, {
-    ...reply.headers,
-    'content-length': String(Buffer.byteLength(reply.body)),
-  });
-  res.end(reply.body);
+/** Connections on which an answer has been sent: a later parse error there only closes them. */
+const answered = new WeakSet<object>();
+
+function send(res: ServerResponse, answer: Reply): void {
+  if (res.socket) answered.add(res.socket);
+  res.writeHead(answer.status, answer.headers as string[]);
+  res.end(answer.body);
 }
 
-function sendError(res: ServerResponse, error: ApiError): void {
-  send(res, { status: error.status, headers: errorHeaders(error), body: errorBody(error) });
+function errorReply(error: ApiError): Reply {
+  return reply(error.status, errorHeaders(error), errorBody(error));
 }
 
 export interface Front {
@@ -58,7 +61,6 @@ export interface Front {
 export function createFront(options: FrontOptions): Front {
   const { routes, auth, metrics, clock, logger } = options;
   const match = routeMatcher(routes);
-  const app = expressApp(routes, logger);
   const extraHosts = new Set((options.extraHosts ?? []).map((host) => host.toLowerCase()));
   const routeMetrics = new Map<string, RouteMetrics>();
   const metricsFor = (pattern: string): RouteMetrics => {
@@ -70,15 +72,19 @@ export function createFront(options: FrontOptions): Front {
     return handle;
   };
   const unmatched = metricsFor('unmatched');
+  let app: Promise<Express> | undefined;
   let inFlight = 0;
+  // Clients send the same Host on every request: remember the last one that passed.
+  let acceptedHost: string | undefined;
 
   const guard = (req: IncomingMessage): ApiError | undefined => {
     const host = req.headers.host;
-    if (host !== undefined) {
+    if (host !== undefined && host !== acceptedHost) {
       const name = hostName(host);
       if (!isLoopbackHost(name) && !extraHosts.has(name)) {
         return new ApiError('Forbidden', 'Host: not a loopback name (DNS-rebinding guard)');
       }
+      acceptedHost = host;
     }
     if (!auth.check(req.headers.authorization)) {
       return new ApiError(
@@ -91,26 +97,10 @@ export function createFront(options: FrontOptions): Front {
     return undefined;
   };
 
-  const serveHot = async (
-    res: ServerResponse,
-    found: RouteMatch,
-    query: URLSearchParams,
-    done: (status: number) => void,
-  ): Promise<void> => {
-    let reply: Reply;
-    try {
-      const handler = found.route.methods.GET;
-      if (!handler) throw new ApiError('MethodNotAllowed', 'GET: not allowed');
-      reply = await handler({ query, params: found.params });
-    } catch (error) {
-      const apiError = toApiError(error);
-      if (apiError.code === 'InternalError') logger.error({ err: error }, 'request failed');
-      sendError(res, apiError);
-      done(apiError.status);
-      return;
-    }
-    send(res, reply);
-    done(reply.status);
+  const fail = (error: unknown): Reply => {
+    const apiError = toApiError(error);
+    if (apiError.code === 'InternalError') logger.error({ err: error }, 'request failed');
+    return errorReply(apiError);
   };
 
   const listener: RequestListener = (req, res) => {
@@ -121,40 +111,86 @@ export function createFront(options: FrontOptions): Front {
     const path = q === -1 ? url : url.slice(0, q);
     const found = match(path);
     const observe = found ? metricsFor(found.route.pattern) : unmatched;
-    const done = (status: number) => {
+    const finish = (answer: Reply) => {
+      send(res, answer);
       inFlight -= 1;
-      observe.observe(status, (clock.monotonic() - started) / 1000);
+      observe.observe(answer.status, (clock.monotonic() - started) / 1000);
     };
-    if (found?.route.auth) {
-      const refused = guard(req);
-      if (refused) {
-        sendError(res, refused);
-        done(refused.status);
-        return;
-      }
-    }
-    if (found?.route.hot && req.method === 'GET') {
-      let query: URLSearchParams;
-      try {
-        query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
-      } catch {
-        const error = invalid('query: malformed');
-        sendError(res, error);
-        done(error.status);
-        return;
-      }
-      void serveHot(res, found, query, done);
+    if (!found) {
+      finish(
+        errorReply(
+          new ApiError('NotFound', `path: no route for ${JSON.stringify(path.slice(0, 120))}`),
+        ),
+      );
       return;
     }
-    res.once('close', () => done(res.statusCode));
-    app(req, res);
+    if (found.malformed) {
+      finish(errorReply(invalid('path: malformed percent-encoding')));
+      return;
+    }
+    if (found.route.auth) {
+      const refused = guard(req);
+      if (refused) {
+        finish(errorReply(refused));
+        return;
+      }
+    }
+    const get = found.route.methods.GET;
+    if (get && (req.method === 'GET' || req.method === 'HEAD')) {
+      let answer: Reply | Promise<Reply>;
+      try {
+        answer = get({ rawQuery: q === -1 ? '' : url.slice(q + 1), params: found.params });
+      } catch (error) {
+        finish(fail(error));
+        return;
+      }
+      if (answer instanceof Promise) answer.then(finish, (error: unknown) => finish(fail(error)));
+      else finish(answer);
+      return;
+    }
+    res.once('close', () => {
+      inFlight -= 1;
+      observe.observe(res.statusCode, (clock.monotonic() - started) / 1000);
+    });
+    app ??= expressApp(routes, logger);
+    app.then(
+      (express) => express(req, res),
+      (error: unknown) => send(res, fail(error)),
+    );
   };
 
   return { listener, inFlight: () => inFlight };
 }
 
-/** Express: bodies, the non-hot routes, 404 / 405 and error answers; built from the route table. */
-function expressApp(routes: readonly Route[], logger: Logger): express.Express {
+/**
+ * Answers what Node's HTTP parser refuses (malformed request line or headers, data after
+ * `Connection: close`, headers over the limit) with the API's JSON error instead of Node's bare
+ * 400, then closes the connection. Wire to the server's `clientError` event.
+ */
+export function onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable || answered.has(socket)) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const body = errorBody(
+    tooLarge
+      ? new ApiError('InvalidRequest', 'headers: larger than the server accepts')
+      : invalid('request: not a well-formed HTTP/1.1 request'),
+  );
+  socket.end(
+    `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+      'content-type: application/json\r\ncache-control: no-store\r\nconnection: close\r\n' +
+      `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * Express, for what needs more than a GET: bodies, 405 and their errors; built from the route
+ * table and imported only when first needed, so a daemon that is only polled never loads it.
+ */
+async function expressApp(routes: readonly Route[], logger: Logger): Promise<Express> {
+  const { default: express } = await import('express');
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -166,21 +202,17 @@ function expressApp(routes: readonly Route[], logger: Logger): express.Express {
       Method,
       Route['methods'][Method],
     ][]) {
-      if (!handler) continue;
-      const run = (req: Request, res: Response, next: NextFunction) => {
-        const query = new URLSearchParams(
-          req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '',
-        );
+      if (!handler || method === 'GET') continue; // GET and HEAD are the front's
+      chain.post(parseJson, (req: Request, res: Response, next: NextFunction) => {
+        const q = req.url.indexOf('?');
         Promise.resolve(
           handler({
-            query,
+            rawQuery: q === -1 ? '' : req.url.slice(q + 1),
             params: req.params as Record<string, string>,
-            ...(method === 'POST' && { body: req.body as unknown }),
+            body: req.body as unknown,
           }),
-        ).then((reply) => send(res, reply), next);
-      };
-      if (method === 'GET') chain.get(run);
-      else chain.post(parseJson, run);
+        ).then((answer) => send(res, answer), next);
+      });
     }
     const allowed = Object.keys(route.methods);
     chain.all((req: Request, _res: Response, next: NextFunction) => {
@@ -201,7 +233,7 @@ function expressApp(routes: readonly Route[], logger: Logger): express.Express {
       res.destroy();
       return;
     }
-    sendError(res, apiError);
+    send(res, errorReply(apiError));
   });
   return app;
 }

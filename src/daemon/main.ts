@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import type { CredentialKey } from '../cache/key.js';
 import { type Clock, systemClock } from '../clock.js';
-import { type RunningEmulator, startEmulator } from '../emulator/server.js';
+import type { RunningEmulator } from '../emulator/server.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { type UpstreamClients, createUpstreamClients } from '../providers/clients.js';
 import { classifyUpstreamError } from '../providers/errors.js';
@@ -21,7 +21,7 @@ import { createRedshiftCredentialsProvider } from '../providers/redshift-serverl
 import { type CredentialEngine, createCredentialEngine } from '../refresh/engine.js';
 import { TokenAuth } from './auth.js';
 import { type Config, ConfigError, allowList, defaultDuration } from './config.js';
-import { createFront } from './http.js';
+import { createFront, onClientError } from './http.js';
 import { type Logger, createLogger } from './logger.js';
 import { Readiness } from './readiness.js';
 import { buildRoutes } from './routes.js';
@@ -101,8 +101,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         : logger.info({ tokenFile: path }, 'token file changed; new token in use'),
   });
 
+  // Imported only when asked for: a daemon against AWS does not carry the emulator's code.
   const emulator: RunningEmulator | undefined = options.emulator
-    ? await startEmulator({ host: '127.0.0.1', port: options.emulator.port ?? 0 })
+    ? await (
+        await import('../emulator/server.js')
+      ).startEmulator({ host: '127.0.0.1', port: options.emulator.port ?? 0 })
     : undefined;
 
   const ownCredentials = env.AWS_ACCESS_KEY_ID !== undefined || env.AWS_PROFILE !== undefined;
@@ -204,16 +207,26 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       lookup: (key, result) => metrics.cacheRequest(key.source, result),
       load: (key, lane, error) => {
         metrics.refresh(key.source, lane, error === undefined ? 'success' : 'failure');
-        const reason =
-          error === undefined
-            ? undefined
-            : (() => {
-                const upstream = classifyUpstreamError(error);
-                return `${upstream.awsName}: ${upstream.message}`;
-              })();
-        readinessHolder.readiness?.recordFailure(key.id, reason);
-        if (error !== undefined && lane === 'background') {
-          logger.warn({ key: keyFields(key), reason }, 'background refresh failed');
+        if (error === undefined) {
+          readinessHolder.readiness?.recordFailure(key.id, undefined);
+          return;
+        }
+        const upstream = classifyUpstreamError(error);
+        readinessHolder.readiness?.recordFailure(
+          key.id,
+          `${upstream.awsName}: ${upstream.message}`,
+        );
+        if (lane === 'background') {
+          logger.warn(
+            {
+              key: keyFields(key),
+              error: upstream.awsName,
+              kind: upstream.kind,
+              requestId: upstream.requestId,
+              message: upstream.message,
+            },
+            'background refresh failed',
+          );
         }
       },
       evict: (entry, reason) => {
@@ -256,12 +269,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   });
 
   const server = createServer({ keepAliveTimeout: 65_000 }, front.listener);
+  server.on('clientError', onClientError);
   // Probes and scrapes come to the pod's address: a listener that serves nothing secret.
   const probeServer = config.probeListen
     ? createServer(
         createFront({ routes: routes.filter((route) => !route.auth), auth, metrics, clock, logger })
           .listener,
-      )
+      ).on('clientError', onClientError)
     : undefined;
   const cleanupUpstream = async () => {
     engine.stop();

@@ -3,7 +3,7 @@
  * map) rather than per request. Every timestamp is ISO-8601 UTC ending in `Z`, which
  * container-credential clients require.
  */
-import type { CacheEntry } from '../cache/credential-cache.js';
+import type { CacheEntry, CacheResult } from '../cache/credential-cache.js';
 import type { DatabaseCredentials, S3Credentials } from '../providers/types.js';
 
 /**
@@ -57,11 +57,40 @@ function render(entry: CacheEntry, format: Format): Buffer {
   }
 }
 
-/** The body of `entry` in `format`, made on first use and kept with the entry. */
-export function renderedBody(entry: CacheEntry, format: Format): Buffer {
-  const cached = entry.rendered[format];
-  if (cached instanceof Buffer) return cached;
-  const body = render(entry, format);
+export interface RenderedReply {
+  readonly status: 200;
+  readonly headers: readonly string[];
+  readonly body: Buffer;
+}
+
+/**
+ * The whole answer for `entry` in `format` with cache result `result`, made on first use and
+ * kept with the entry: the hit path allocates nothing for it.
+ */
+export function renderedReply(
+  entry: CacheEntry,
+  format: Format,
+  result: Exclude<CacheResult, 'negative'>,
+): RenderedReply {
+  const name = `${format}:${result}`;
+  const cached = entry.rendered[name] as RenderedReply | undefined;
+  if (cached) return cached;
+  const body = (entry.rendered[format] as Buffer | undefined) ?? render(entry, format);
   entry.rendered[format] = body;
-  return body;
+  const made: RenderedReply = {
+    status: 200,
+    headers: [
+      'content-type',
+      'application/json',
+      'cache-control',
+      'no-store',
+      'x-credcache-result',
+      result,
+      'content-length',
+      String(body.length),
+    ],
+    body,
+  };
+  entry.rendered[name] = made;
+  return made;
 }

@@ -1,15 +1,16 @@
 /**
  * The route table: the single source of truth for what the daemon answers. The lean
- * `node:http` front serves the `hot` GET routes itself; the express app registers every route
- * from this same table (POST bodies, health, readiness, metrics, 404/405). A route's `pattern`
+ * `node:http` front serves every GET (and HEAD) of it itself; the express app, loaded on first
+ * use, registers the other methods from this same table (POST bodies, 405). A route's `pattern`
  * is also its metrics label.
  */
+import { LRUCache } from 'lru-cache';
 import type { Registry } from 'prom-client';
-import type { CredentialCache } from '../cache/credential-cache.js';
+import type { CredentialCache, Lookup } from '../cache/credential-cache.js';
 import type { CredentialKey } from '../cache/key.js';
 import { ApiError } from './errors.js';
 import type { Readiness } from './readiness.js';
-import { type Format, renderedBody } from './render.js';
+import { type Format, renderedReply } from './render.js';
 import {
   type RequestRules,
   partitionKeyFromBody,
@@ -21,7 +22,8 @@ import {
 import type { Targets } from './targets.js';
 
 export interface RequestContext {
-  readonly query: URLSearchParams;
+  /** The query string, without `?` (empty when none). */
+  readonly rawQuery: string;
   readonly params: Readonly<Record<string, string>>;
   /** The parsed JSON body (POST). */
   readonly body?: unknown;
@@ -29,8 +31,21 @@ export interface RequestContext {
 
 export interface Reply {
   readonly status: number;
-  readonly headers: Readonly<Record<string, string>>;
+  /** Header names and values, flat (`[name, value, name, value, …]`), content-length included. */
+  readonly headers: readonly string[];
   readonly body: Buffer | string;
+}
+
+/** A reply with `headers` and the body's content-length. */
+export function reply(
+  status: number,
+  headers: Record<string, string>,
+  body: Buffer | string,
+): Reply {
+  const flat: string[] = [];
+  for (const [name, value] of Object.entries(headers)) flat.push(name, value);
+  flat.push('content-length', String(Buffer.byteLength(body)));
+  return { status, headers: flat, body };
 }
 
 export type Method = 'GET' | 'POST';
@@ -41,8 +56,6 @@ export interface Route {
   readonly pattern: string;
   /** Credential routes: token and loopback Host required. */
   readonly auth: boolean;
-  /** Served by the lean front for GET (the credential reads); else by express. */
-  readonly hot: boolean;
   readonly methods: Readonly<Partial<Record<Method, Handler>>>;
 }
 
@@ -65,52 +78,70 @@ export const ROUTE_PATTERNS = {
 } as const;
 
 const JSON_NO_STORE = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+const HEALTHY = reply(200, JSON_NO_STORE, '{"status":"ok"}');
 
 export function buildRoutes(deps: ApiDependencies): Route[] {
   const { cache, targets, rules, readiness, registry } = deps;
 
-  async function credential(key: CredentialKey, format: Format): Promise<Reply> {
-    const { entry, result } = await cache.get(key);
-    return {
-      status: 200,
-      headers: { ...JSON_NO_STORE, 'x-credcache-result': result },
-      body: renderedBody(entry, format),
+  /** A hit is answered synchronously, from bodies and headers made once per entry. */
+  function credential(key: CredentialKey, format: Format): Reply | Promise<Reply> {
+    const hit = cache.getServable(key);
+    if (hit) return renderedReply(hit.entry, format, hit.result);
+    return cache
+      .get(key)
+      .then((lookup: Lookup) => renderedReply(lookup.entry, format, lookup.result));
+  }
+
+  /**
+   * Keys parsed from a query string, remembered by the exact string: clients poll with the same
+   * URL, so the parse, validation and canonical key are made once. Only valid keys are kept.
+   */
+  function memoized<K extends CredentialKey>(
+    parse: (query: URLSearchParams, rules: RequestRules) => K,
+  ): (rawQuery: string) => K {
+    const keys = new LRUCache<string, K>({ max: 1024 });
+    return (rawQuery) => {
+      let key = keys.get(rawQuery);
+      if (key === undefined) {
+        key = parse(new URLSearchParams(rawQuery), rules);
+        keys.set(rawQuery, key);
+      }
+      return key;
     };
   }
+  const tableFromQuery = memoized(tableKeyFromQuery);
+  const partitionFromQuery = memoized(partitionKeyFromQuery);
+  const redshiftFromQuery = memoized(redshiftKeyFromQuery);
 
   return [
     {
       pattern: ROUTE_PATTERNS.table,
       auth: true,
-      hot: true,
       methods: {
-        GET: ({ query }) => credential(tableKeyFromQuery(query, rules), 'lakeformation'),
+        GET: ({ rawQuery }) => credential(tableFromQuery(rawQuery), 'lakeformation'),
         POST: ({ body }) => credential(tableKeyFromBody(body, rules), 'lakeformation'),
       },
     },
     {
       pattern: ROUTE_PATTERNS.partition,
       auth: true,
-      hot: true,
       methods: {
-        GET: ({ query }) => credential(partitionKeyFromQuery(query, rules), 'lakeformation'),
+        GET: ({ rawQuery }) => credential(partitionFromQuery(rawQuery), 'lakeformation'),
         POST: ({ body }) => credential(partitionKeyFromBody(body, rules), 'lakeformation'),
       },
     },
     {
       pattern: ROUTE_PATTERNS.redshift,
       auth: true,
-      hot: true,
       methods: {
-        GET: ({ query }) => credential(redshiftKeyFromQuery(query, rules), 'redshift'),
+        GET: ({ rawQuery }) => credential(redshiftFromQuery(rawQuery), 'redshift'),
       },
     },
     {
       pattern: ROUTE_PATTERNS.target,
       auth: true,
-      hot: true,
       methods: {
-        GET: ({ params, query }) => {
+        GET: ({ params, rawQuery }) => {
           const name = params.name ?? '';
           const target = targets.get(name);
           if (!target) {
@@ -119,7 +150,7 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
               `name: no target ${JSON.stringify(name.slice(0, 63))} is configured`,
             );
           }
-          const [unknown] = query.keys();
+          const [unknown] = rawQuery === '' ? [] : new URLSearchParams(rawQuery).keys();
           if (unknown !== undefined) {
             throw new ApiError(
               'InvalidRequest',
@@ -134,15 +165,13 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
     {
       pattern: ROUTE_PATTERNS.healthz,
       auth: false,
-      hot: false,
       methods: {
-        GET: () => ({ status: 200, headers: JSON_NO_STORE, body: '{"status":"ok"}' }),
+        GET: () => HEALTHY,
       },
     },
     {
       pattern: ROUTE_PATTERNS.readyz,
       auth: false,
-      hot: false,
       methods: {
         GET: () => {
           const states = readiness.targets();
@@ -154,20 +183,20 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
               failing: states.filter((target) => !target.ready).map((target) => target.name),
             }),
           };
-          return { status: ready ? 200 : 503, headers: JSON_NO_STORE, body: JSON.stringify(body) };
+          return reply(ready ? 200 : 503, JSON_NO_STORE, JSON.stringify(body));
         },
       },
     },
     {
       pattern: ROUTE_PATTERNS.metrics,
       auth: false,
-      hot: false,
       methods: {
-        GET: async () => ({
-          status: 200,
-          headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' },
-          body: await registry.metrics(),
-        }),
+        GET: async () =>
+          reply(
+            200,
+            { 'content-type': registry.contentType, 'cache-control': 'no-store' },
+            await registry.metrics(),
+          ),
       },
     },
   ];
@@ -176,6 +205,8 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
 export interface RouteMatch {
   readonly route: Route;
   readonly params: Readonly<Record<string, string>>;
+  /** Set when the path matched but a parameter is not decodable (bad percent-encoding). */
+  readonly malformed?: true;
 }
 
 /**
@@ -204,13 +235,11 @@ export function routeMatcher(routes: readonly Route[]): (path: string) => RouteM
       if (!path.startsWith(prefix)) continue;
       const rest = path.slice(prefix.length);
       if (rest === '' || rest.includes('/')) continue;
-      let value: string;
       try {
-        value = decodeURIComponent(rest);
+        return { route: candidate, params: { [param]: decodeURIComponent(rest) } };
       } catch {
-        continue;
+        return { route: candidate, params: {}, malformed: true };
       }
-      return { route: candidate, params: { [param]: value } };
     }
     return undefined;
   };

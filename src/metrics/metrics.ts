@@ -122,6 +122,17 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
     }
   }
 
+  // Bound once: a lookup is counted on every request, without hashing its labels each time.
+  const results = ['hit', 'miss', 'coalesced', 'stale', 'negative'] as const;
+  const cacheRequestChildren = Object.fromEntries(
+    SOURCES.map((source) => [
+      source,
+      Object.fromEntries(
+        results.map((result) => [result, cacheRequests.labels({ source, result })]),
+      ),
+    ]),
+  ) as Record<Source, Record<CacheResultLabel, Counter.Internal>>;
+
   return {
     registry,
     /** Per-route handles, made once per route so the hot path does no label lookups. */
@@ -141,7 +152,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
       };
     },
     cacheRequest(source: Source, result: CacheResultLabel) {
-      cacheRequests.inc({ source, result });
+      cacheRequestChildren[source][result].inc();
     },
     upstreamCall(source: Source, awsName: string | undefined, seconds: number) {
       upstreamRequests.inc({ source, outcome: outcomeLabel(awsName) });

@@ -3,6 +3,7 @@
  * (its built-in emulator as upstream, the real SDK clients in between).
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import request from 'supertest';
 import { TABLE_ARN, TOKEN, useDaemon } from '../support/daemon.js';
 
@@ -273,6 +274,19 @@ describe('daemon HTTP API', function () {
       assert.match(errorOf(response.body).message, /^Host: /);
       await get('/v1/targets/orders').set('Host', 'localhost:9911').expect(200);
       await get('/v1/targets/orders').set('Host', '[::1]:9911').expect(200);
+    });
+
+    it('answers what is not HTTP with a JSON 400 and closes the connection', async () => {
+      const { hostname, port } = new URL(daemon.url);
+      const socket = connect(Number(port), hostname);
+      socket.end('GARBAGE / NONSENSE\r\n\r\n');
+      let raw = '';
+      for await (const chunk of socket) raw += String(chunk);
+      assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/);
+      assert.match(raw, /content-type: application\/json/);
+      const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as ErrorBody;
+      assert.equal(body.error.code, 'InvalidRequest');
+      await get('/healthz').expect(200);
     });
 
     it('404 for unknown paths, 405 with Allow for unknown methods, 413 over 16 KiB', async () => {

@@ -9,7 +9,8 @@ import { TABLE_ARN, TOKEN, useDaemon } from '../support/daemon.js';
 
 describe('daemon logs', function () {
   this.timeout(20_000);
-  const daemon = useDaemon({ cache: { minRemainingSeconds: 1 } });
+  // One attempt per call, so a throttled refresh fails (and is logged) without SDK retries.
+  const daemon = useDaemon({ cache: { minRemainingSeconds: 1 }, upstream: { maxAttempts: 1 } });
 
   it('never carry a secret, through a full run with refreshes and failures', async () => {
     const get = (path: string) => request(daemon.url).get(path).set('Authorization', TOKEN);
@@ -46,6 +47,12 @@ describe('daemon logs', function () {
     const refreshed = daemon.logs.filter((line) => line.includes('background refresh failed'));
     assert.ok(issued.length >= 8, `the emulator issued ${issued.length} credentials`);
     assert.ok(refreshed.length > 0, 'background refresh failures were logged');
+    const failure = JSON.parse(refreshed[0] ?? '{}') as Record<string, unknown>;
+    assert.equal(failure.level, 'warn');
+    assert.equal(failure.error, 'ThrottlingException');
+    assert.equal(failure.kind, 'Throttled');
+    assert.equal(typeof failure.requestId, 'string');
+    assert.ok((failure.key as { source?: string }).source, 'the key fields');
     const secrets = [
       TOKEN,
       ...served,
