@@ -1,0 +1,276 @@
+/**
+ * The Kubernetes example (deploy/k8s): rendered as kustomize would (the subset of kustomize it
+ * uses), every object validated against the Kubernetes schemas (kubernetes-models), the
+ * sidecar's invariants checked, and the daemon started with the manifests' own ConfigMap and
+ * environment, answering where the probes and the app look.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { parse, parseAllDocuments } from 'yaml';
+import { buildConfig } from '../../src/daemon/config.js';
+
+const DIR = new URL('../../deploy/k8s/', import.meta.url);
+const BIN = new URL('../../bin/credcache.js', import.meta.url).pathname;
+
+type Manifest = Record<string, unknown> & {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+};
+
+const KUSTOMIZATION_FIELDS = [
+  'apiVersion',
+  'kind',
+  'namespace',
+  'resources',
+  'configMapGenerator',
+  'generatorOptions',
+];
+
+/** kustomize build, for the fields deploy/k8s uses; anything else fails the test. */
+async function render(): Promise<Manifest[]> {
+  const kustomization = parse(await readFile(new URL('kustomization.yaml', DIR), 'utf8')) as {
+    namespace?: string;
+    resources?: string[];
+    configMapGenerator?: { name: string; files: string[] }[];
+    generatorOptions?: { disableNameSuffixHash?: boolean };
+  };
+  for (const field of Object.keys(kustomization)) {
+    assert.ok(KUSTOMIZATION_FIELDS.includes(field), `kustomization field ${field} is not rendered`);
+  }
+  assert.equal(kustomization.generatorOptions?.disableNameSuffixHash, true);
+  const objects: Manifest[] = [];
+  for (const file of kustomization.resources ?? []) {
+    const text = await readFile(new URL(file, DIR), 'utf8');
+    for (const document of parseAllDocuments(text)) objects.push(document.toJS() as Manifest);
+  }
+  for (const generator of kustomization.configMapGenerator ?? []) {
+    const data: Record<string, string> = {};
+    for (const file of generator.files) data[file] = await readFile(new URL(file, DIR), 'utf8');
+    objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: generator.name }, data });
+  }
+  if (kustomization.namespace) {
+    for (const object of objects) object.metadata.namespace = kustomization.namespace;
+  }
+  return objects;
+}
+
+function only<T extends Manifest>(objects: Manifest[], kind: string): T {
+  const found = objects.filter((object) => object.kind === kind);
+  assert.equal(found.length, 1, `one ${kind}`);
+  return found[0] as T;
+}
+
+interface Rendered {
+  deployment: Deployment;
+  configMap: ConfigMap;
+  serviceAccount: ServiceAccount;
+  podMonitor: PodMonitor;
+  sidecar: IContainer;
+  app: IContainer;
+  configText: string;
+}
+
+async function rendered(): Promise<Rendered> {
+  const objects = await render();
+  // The models' constructors take their own typed shapes; validate() checks the real ones.
+  const deployment = new Deployment(
+    only(objects, 'Deployment') as ConstructorParameters<typeof Deployment>[0],
+  );
+  const configMap = new ConfigMap(
+    only(objects, 'ConfigMap') as ConstructorParameters<typeof ConfigMap>[0],
+  );
+  const serviceAccount = new ServiceAccount(
+    only(objects, 'ServiceAccount') as ConstructorParameters<typeof ServiceAccount>[0],
+  );
+  const podMonitor = new PodMonitor(
+    only(objects, 'PodMonitor') as unknown as ConstructorParameters<typeof PodMonitor>[0],
+  );
+  const pod = deployment.spec?.template.spec;
+  assert.ok(pod);
+  const sidecar = pod.initContainers?.find((c) => c.name === 'credcache');
+  const app = pod.containers.find((c) => c.name === 'app');
+  assert.ok(sidecar && app);
+  const configText = configMap.data?.['credcache.yaml'];
+  assert.ok(configText);
+  return { deployment, configMap, serviceAccount, podMonitor, sidecar, app, configText };
+}
+
+const env = (container: IContainer, name: string) =>
+  container.env?.find((variable) => variable.name === name)?.value;
+
+describe('Kubernetes manifests (deploy/k8s)', function () {
+  this.timeout(20_000);
+
+  it('render to objects that validate against the Kubernetes schemas', async () => {
+    const objects = await render();
+    assert.deepEqual(objects.map((object) => object.kind).sort(), [
+      'ConfigMap',
+      'Deployment',
+      'PodMonitor',
+      'ServiceAccount',
+    ]);
+    const { deployment, configMap, serviceAccount, podMonitor } = await rendered();
+    for (const model of [deployment, configMap, serviceAccount, podMonitor]) model.validate();
+    for (const object of objects) assert.equal(object.metadata.namespace, 'analytics');
+  });
+
+  it('run credcache as a native sidecar, locked down, with probes, limits and the token volume', async () => {
+    const { deployment, sidecar, app, configText } = await rendered();
+    const config = buildConfig(parse(configText), { env: {} });
+    const pod = deployment.spec?.template.spec;
+    assert.ok(pod);
+    assert.equal(sidecar.restartPolicy, 'Always', 'a native sidecar');
+    assert.deepEqual(sidecar.args, ['serve', '--config', '/etc/credcache/credcache.yaml']);
+    // Probes on the probe listener the config opens.
+    const probePort = sidecar.ports?.find((port) => port.name === 'credcache-probe');
+    assert.equal(probePort?.containerPort, config.probeListen?.port);
+    assert.equal(config.probeListen?.host, '0.0.0.0');
+    assert.equal(sidecar.startupProbe?.httpGet?.path, '/readyz');
+    assert.equal(sidecar.readinessProbe?.httpGet?.path, '/readyz');
+    assert.equal(sidecar.livenessProbe?.httpGet?.path, '/healthz');
+    for (const probe of [sidecar.startupProbe, sidecar.readinessProbe, sidecar.livenessProbe]) {
+      assert.equal(probe?.httpGet?.port, 'credcache-probe');
+    }
+    // Resources and a restrictive security context on every container.
+    for (const container of [sidecar, app]) {
+      assert.ok(container.resources?.requests?.cpu && container.resources.requests.memory);
+      assert.ok(container.resources.limits?.cpu && container.resources.limits.memory);
+      const security = container.securityContext;
+      assert.equal(security?.allowPrivilegeEscalation, false, container.name);
+      assert.equal(security?.readOnlyRootFilesystem, true, container.name);
+      assert.equal(security?.runAsNonRoot, true, container.name);
+      assert.deepEqual(security?.capabilities?.drop, ['ALL'], container.name);
+      assert.equal(security?.seccompProfile?.type, 'RuntimeDefault', container.name);
+    }
+    assert.equal(pod.securityContext?.runAsNonRoot, true);
+    assert.equal(typeof pod.securityContext?.runAsUser, 'number');
+    assert.ok(
+      (pod.terminationGracePeriodSeconds ?? 30) > config.shutdownGraceSeconds,
+      'the pod waits longer than the daemon drains',
+    );
+    // The token: an in-memory volume, written by credcache where its config says, read by the app.
+    const tokenFile = config.auth.tokenFile;
+    assert.ok(tokenFile);
+    const tokenVolume = pod.volumes?.find((volume) => volume.name === 'credcache-token');
+    assert.equal(tokenVolume?.emptyDir?.medium, 'Memory');
+    const mount = (container: IContainer) =>
+      container.volumeMounts?.find((m) => m.name === 'credcache-token');
+    assert.equal(mount(sidecar)?.mountPath, dirname(tokenFile));
+    assert.notEqual(mount(sidecar)?.readOnly, true);
+    assert.equal(mount(app)?.mountPath, dirname(tokenFile));
+    assert.equal(mount(app)?.readOnly, true);
+    assert.equal(env(app, 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE'), tokenFile);
+    // The app's credentials URI is a configured target on the daemon's loopback listener.
+    const uri = new URL(env(app, 'AWS_CONTAINER_CREDENTIALS_FULL_URI') ?? '');
+    assert.equal(uri.hostname, '127.0.0.1');
+    assert.equal(Number(uri.port), config.listen.port);
+    assert.equal(config.listen.host, '127.0.0.1');
+    const target = /^\/v1\/targets\/([a-z0-9-]+)$/.exec(uri.pathname)?.[1];
+    assert.ok(config.targets.some((t) => t.name === target && t.source !== 'redshift_serverless'));
+    // The config comes from the ConfigMap, mounted where the args say.
+    const configVolume = pod.volumes?.find(
+      (volume) => volume.configMap?.name === 'credcache-config',
+    );
+    assert.ok(configVolume);
+    const configMount = sidecar.volumeMounts?.find((m) => m.name === configVolume.name);
+    assert.equal(configMount?.mountPath, '/etc/credcache');
+    // /tmp is the only other writable path.
+    assert.ok(sidecar.volumeMounts?.some((m) => m.mountPath === '/tmp'));
+  });
+
+  it('give the daemon an identity (IRSA) the app does not get, and are scraped by a PodMonitor', async () => {
+    const { deployment, serviceAccount, podMonitor, sidecar } = await rendered();
+    const pod = deployment.spec?.template;
+    assert.equal(pod?.spec?.serviceAccountName, serviceAccount.metadata?.name);
+    assert.match(
+      serviceAccount.metadata?.annotations?.['eks.amazonaws.com/role-arn'] ?? '',
+      /^arn:aws:iam::\d{12}:role\/.+$/,
+    );
+    assert.deepEqual(pod?.metadata?.annotations?.['eks.amazonaws.com/skip-containers'], 'app');
+    const selector = podMonitor.spec.selector.matchLabels ?? {};
+    for (const [label, value] of Object.entries(selector)) {
+      assert.equal(pod?.metadata?.labels?.[label], value);
+    }
+    const endpoint = podMonitor.spec.podMetricsEndpoints?.[0];
+    assert.equal(endpoint?.path, '/metrics');
+    assert.ok(sidecar.ports?.some((port) => port.name === endpoint?.port));
+  });
+
+  it('hold a config and environment the daemon starts with, answering where probes and app look', async () => {
+    const { sidecar, configText, app } = await rendered();
+    const dir = await mkdtemp(join(tmpdir(), 'credcache-k8s-'));
+    // The same file, with only what a test machine needs changed: the token directory, and free
+    // ports in place of 9911/9912 (which the assertions above tie to the probes and the app).
+    const document = parse(configText) as Record<string, unknown>;
+    const original = buildConfig(document, { env: {} });
+    const tokenFile = join(dir, 'token');
+    const file = join(dir, 'credcache.yaml');
+    await writeFile(
+      file,
+      configText
+        .replace(original.auth.tokenFile ?? '', tokenFile)
+        .replace(/listen: 127\.0\.0\.1:\d+/, 'listen: 127.0.0.1:0')
+        .replace(/probeListen: 0\.0\.0\.0:\d+/, 'probeListen: 127.0.0.1:0'),
+    );
+    const sidecarEnv = Object.fromEntries((sidecar.env ?? []).map((v) => [v.name, v.value ?? '']));
+    const child = spawn(
+      process.execPath,
+      [BIN, ...(sidecar.args ?? []).slice(0, 1), '--config', file, '--emulator'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          PATH: process.env.PATH,
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          ...sidecarEnv,
+        },
+      },
+    );
+    try {
+      const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+      let started: { listen: string; probeListen: string; level: string } | undefined;
+      for await (const line of lines) {
+        const parsed = JSON.parse(line) as {
+          msg: string;
+          listen: string;
+          probeListen: string;
+          level: string;
+        };
+        if (parsed.msg === 'credcache listening') {
+          started = parsed;
+          break;
+        }
+      }
+      assert.ok(started, 'the daemon started');
+      const ready = await fetch(
+        `${started.probeListen}${sidecar.readinessProbe?.httpGet?.path ?? ''}`,
+      );
+      assert.equal(ready.status, 200);
+      const live = await fetch(
+        `${started.probeListen}${sidecar.livenessProbe?.httpGet?.path ?? ''}`,
+      );
+      assert.equal(live.status, 200);
+      const uri = new URL(env(app, 'AWS_CONTAINER_CREDENTIALS_FULL_URI') ?? '');
+      const token = await readFile(tokenFile, 'utf8');
+      const credentials = await fetch(`${started.listen}${uri.pathname}`, {
+        headers: { authorization: token },
+      });
+      assert.equal(credentials.status, 200);
+      assert.ok(((await credentials.json()) as { Token?: string }).Token);
+    } finally {
+      child.kill('SIGTERM');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 0);
+    }
+  });
+});
