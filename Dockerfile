@@ -39,6 +39,7 @@ LABEL org.opencontainers.image.title="credcache" \
 # tini as PID 1: forwards SIGTERM to node and reaps zombies. The user: numeric 10001 (the pod's
 # runAsUser in deploy/k8s), with a passwd entry. The token directory is owned by it. npm, npx,
 # corepack and yarn are not needed to run the daemon: removed (less to patch and to scan).
+# `credcache` on the PATH, for `docker exec … credcache get <target>` (CREDCACHE_CONFIG is set).
 RUN set -eux; \
     apt-get update; \
     apt-get install -y --no-install-recommends tini; \
@@ -50,7 +51,8 @@ RUN set -eux; \
     install -d -m 0755 /etc/credcache; \
     rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
       /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
-      /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
+      /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*; \
+    ln -s /app/bin/credcache.js /usr/local/bin/credcache
 
 WORKDIR /app
 # Owned by root and not writable by the daemon's user. package.json carries "type": "module".

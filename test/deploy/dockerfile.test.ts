@@ -531,6 +531,9 @@ describe('container image (Dockerfile)', function () {
       ['node', '/app/bin/credcache.js', 'serve', '--config', CONFIG_PATH],
     );
     assert.equal(`credcache ${cmd.join(' ')}`, COMMAND);
+    // `credcache` itself is on the PATH, for `docker exec … credcache get <target>`.
+    assert.ok(run.includes(`ln -s ${entrypoint[3] ?? ''} /usr/local/bin/credcache`));
+    assert.ok((await stat(new URL('bin/credcache.js', root))).mode & 0o111, 'bin is executable');
     assert.deepEqual(sidecar.args, cmd, 'deploy/k8s passes the same arguments');
     const env = new Map(all(runtime, 'ENV').flatMap((i) => [...pairs(i.args)]));
     assert.deepEqual(Object.fromEntries(env), {
