@@ -493,6 +493,43 @@ describe('ECS task definition (deploy/ecs)', function () {
     }
   });
 
+  it('agrees with the image (Dockerfile): user, command, volumes, shell, health check URL', async () => {
+    const task = await taskDefinition();
+    const credcache = containerNamed(task, 'credcache');
+    const init = containerNamed(task, 'credcache-config');
+    const text = await readFile(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    // Instructions, continuation lines joined; the last of each kind is the runtime stage's.
+    const instructions = text
+      .replace(/\\\n/g, ' ')
+      .split('\n')
+      .filter((line) => /^[A-Z]+\s/.test(line));
+    const last = (keyword: string) => {
+      const found = instructions.filter((line) => line.startsWith(`${keyword} `)).at(-1);
+      assert.ok(found, `the Dockerfile has ${keyword}`);
+      return found.slice(keyword.length + 1).trim();
+    };
+    const json = (keyword: string) => z.array(z.string()).parse(JSON.parse(last(keyword)));
+    assert.equal(credcache.user, last('USER'), 'the image user; the app runs as it too');
+    assert.deepEqual(credcache.command, json('CMD'));
+    assert.ok(json('ENTRYPOINT').includes('node'), "credcache keeps the image's entry point");
+    // The init container's /bin/sh: a Debian (slim) Node base.
+    assert.ok(
+      instructions.some((line) =>
+        /^ARG NODE_IMAGE=node:[\d.]+-(bookworm|trixie)-slim\b/.test(line),
+      ),
+    );
+    assert.equal(init.entryPoint?.[0], '/bin/sh');
+    // With a read-only root filesystem, every path the image declares writable is a task volume.
+    for (const path of json('VOLUME')) {
+      assert.ok(
+        credcache.mountPoints.some((m) => m.containerPath === path && !m.readOnly),
+        `${path} is a writable volume of credcache`,
+      );
+    }
+    // The task's health check replaces the image's: both ask the same URL.
+    assert.ok(last('HEALTHCHECK').includes(healthCheckUrl(credcache).href));
+  });
+
   it('holds a daemon config that fits the fixed-token alternative for older SDKs only without tokenFile', async () => {
     // Older SDKs and CLIs read only AWS_CONTAINER_AUTHORIZATION_TOKEN: docs/deploy-ecs.md gives
     // both containers a token from Secrets Manager instead (CREDCACHE_TOKEN to credcache), which
