@@ -531,7 +531,7 @@ describe('ECS task definition (deploy/ecs)', function () {
   });
 
   it('holds a daemon config that fits the fixed-token alternative for older SDKs only without tokenFile', async () => {
-    // Older SDKs and CLIs read only AWS_CONTAINER_AUTHORIZATION_TOKEN: docs/deploy-ecs.md gives
+    // Older SDKs and CLIs read only AWS_CONTAINER_AUTHORIZATION_TOKEN: docs/deploy.md (ECS) gives
     // both containers a token from Secrets Manager instead (CREDCACHE_TOKEN to credcache), which
     // the daemon refuses next to auth.tokenFile.
     const document = parse(await daemonConfigText()) as { auth: Record<string, unknown> };

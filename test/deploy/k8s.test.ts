@@ -207,6 +207,16 @@ describe('Kubernetes manifests (deploy/k8s)', function () {
     assert.ok(sidecar.ports?.some((port) => port.name === endpoint?.port));
   });
 
+  it('grant the daemon the same least-privilege policy as on ECS', async () => {
+    const k8s = await readFile(new URL('iam-policy.json', DIR), 'utf8');
+    const ecs = await readFile(new URL('../ecs/iam-policy.json', DIR), 'utf8');
+    assert.deepEqual(
+      JSON.parse(k8s),
+      JSON.parse(ecs),
+      'deploy/ecs/iam-policy.json is tested there',
+    );
+  });
+
   it('hold a config and environment the daemon starts with, answering where probes and app look', async () => {
     const { sidecar, configText, app } = await rendered();
     const dir = await mkdtemp(join(tmpdir(), 'credcache-k8s-'));
