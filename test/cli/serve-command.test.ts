@@ -172,6 +172,23 @@ describe('credcache serve (process)', function () {
     }
   });
 
+  it('creates a token file in the runtime directory when no token is configured, and logs only its path', async () => {
+    const { dir, file } = await writeConfig(CONFIG.replace('auth:\n  tokenFile: run/token\n', ''));
+    const daemon = await serve(['--config', file, '--emulator'], { ...ENV, XDG_RUNTIME_DIR: dir });
+    try {
+      const tokenFile = join(dir, 'credcache', 'token');
+      assert.deepEqual(daemon.started.auth, { tokenFile, created: true });
+      const token = await readFile(tokenFile, 'utf8');
+      const response = await fetch(`${daemon.url}/v1/targets/orders`, {
+        headers: { authorization: token },
+      });
+      assert.equal(response.status, 200);
+      assert.ok(!JSON.stringify(daemon.logs).includes(token));
+    } finally {
+      await stop(daemon.child);
+    }
+  });
+
   it('warns at every start when auth is disabled', async () => {
     const { file } = await writeConfig(CONFIG.replace('tokenFile: run/token', 'disabled: true'));
     const daemon = await serve(['--config', file, '--emulator']);

@@ -188,6 +188,10 @@ describe('configuration', () => {
     assert.equal(config.log.level, 'debug');
     assert.equal(config.auth.tokenFile, '/run/token');
     assert.equal(config.upstream.region, 'us-west-2');
+    assert.equal(
+      buildConfig({}, { env: { CREDCACHE_TOKEN: 'a-token-from-the-environment' } }).auth.token,
+      'a-token-from-the-environment',
+    );
     assert.deepEqual(problems({}, { CREDCACHE_CACHE_MAX_ENTRIES: 'lots' }), [
       'CREDCACHE_CACHE_MAX_ENTRIES (cache.maxEntries): must be a number',
     ]);
