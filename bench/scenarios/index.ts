@@ -3,5 +3,11 @@ import type { Scenario } from '../lib/report.js';
 import { daemonScenario } from './daemon.js';
 import { emulatorScenario } from './emulator.js';
 import { engineScenario } from './engine.js';
+import { fleetScenario } from './fleet.js';
 
-export const SCENARIOS: readonly Scenario[] = [emulatorScenario, engineScenario, daemonScenario];
+export const SCENARIOS: readonly Scenario[] = [
+  emulatorScenario,
+  engineScenario,
+  daemonScenario,
+  fleetScenario,
+];
