@@ -5,7 +5,7 @@
  * compared in constant time. The token itself is never logged: only the file's path.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../clock.js';
@@ -26,10 +26,21 @@ export function newToken(): string {
   return randomBytes(32).toString('base64url');
 }
 
-/** Writes a new token file (mode 0600, no trailing newline: clients send the bytes as they are). */
-export function writeTokenFile(path: string, token = newToken()): string {
+/** Mode of a token file the daemon writes, unless configured (`auth.tokenFileMode`). */
+export const DEFAULT_TOKEN_FILE_MODE = 0o600;
+
+/**
+ * Writes a new token file (no trailing newline: clients send the bytes as they are), with
+ * `mode` exactly (0600 by default; 0640 lets an app in the file's group read it).
+ */
+export function writeTokenFile(
+  path: string,
+  token = newToken(),
+  mode = DEFAULT_TOKEN_FILE_MODE,
+): string {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, token, { mode: 0o600, flag: 'wx' });
+  writeFileSync(path, token, { mode, flag: 'wx' });
+  chmodSync(path, mode); // the process umask may have taken bits off
   return token;
 }
 
@@ -71,6 +82,8 @@ export interface TokenAuthOptions {
   /** Where the token came from when `token` is set (for the start-up line). */
   readonly tokenOrigin?: 'config' | 'environment';
   readonly tokenFile?: string | undefined;
+  /** Mode of a token file the daemon creates. */
+  readonly tokenFileMode?: number | undefined;
   /** Told when the token file changed and was re-read, or could not be. */
   readonly onReload?: (event: { path: string; error?: string }) => void;
 }
@@ -99,7 +112,7 @@ export class TokenAuth {
         token = readTokenFile(path);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-        token = writeTokenFile(path);
+        token = writeTokenFile(path, newToken(), options.tokenFileMode);
         created = true;
       }
       this.mode = { kind: 'file', path, created };

@@ -155,6 +155,17 @@ const schema = z.strictObject({
   auth: z
     .strictObject({
       tokenFile: text('a file path').min(1, 'must not be empty').optional(),
+      /** Octal mode of a token file the daemon creates: '0600' (default) or '0640'. */
+      tokenFileMode: z
+        .union([z.string(), z.number()], { error: 'must be 0600 or 0640' })
+        .default('0600')
+        .transform((mode, ctx) => {
+          // YAML reads an unquoted 0640 as the number 640: take the digits as octal either way.
+          const digits = String(mode).replace(/^0o?/, '');
+          if (digits === '600' || digits === '640') return Number.parseInt(digits, 8);
+          ctx.issues.push({ code: 'custom', message: 'must be 0600 or 0640', input: mode });
+          return z.NEVER;
+        }),
       token: text('a token').min(16, 'must be at least 16 characters').optional(),
       disabled: z.boolean({ error: 'must be true or false' }).default(false),
     })
@@ -264,7 +275,7 @@ function environmentFields(): Map<string, { path: string[]; kind: Scalar }> {
         visit((inner as z.ZodObject).shape, [name]);
       } else if (type === 'string' || type === 'number' || type === 'boolean') {
         fields.set(envName([...path, name]), { path: [...path, name], kind: type });
-      } else if (type === 'enum') {
+      } else if (type === 'enum' || type === 'union') {
         fields.set(envName([...path, name]), { path: [...path, name], kind: 'string' });
       }
     }
@@ -279,9 +290,11 @@ function environmentFields(): Map<string, { path: string[]; kind: Scalar }> {
 function unwrap(type: z.ZodType): z.ZodType {
   let current = type;
   for (;;) {
-    const def = current.def as { type: string; innerType?: z.ZodType };
+    const def = current.def as { type: string; innerType?: z.ZodType; in?: z.ZodType };
     if (def.innerType && ['optional', 'default', 'prefault', 'nullable'].includes(def.type)) {
       current = def.innerType;
+    } else if (def.type === 'pipe' && def.in) {
+      current = def.in;
     } else {
       return current;
     }

@@ -95,6 +95,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     token: config.auth.token,
     tokenOrigin: env.CREDCACHE_TOKEN || env.CREDCACHE_AUTH_TOKEN ? 'environment' : 'config',
     tokenFile: config.auth.tokenFile,
+    tokenFileMode: config.auth.tokenFileMode,
     onReload: ({ path, error }) =>
       error
         ? logger.warn({ tokenFile: path, error }, 'token file unreadable; keeping the last token')

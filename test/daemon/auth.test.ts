@@ -45,6 +45,18 @@ describe('token auth', () => {
     assert.equal(again.check(token), true);
   });
 
+  it('creates the file group-readable when told to (0640), whatever the umask', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'token');
+    const previous = process.umask(0o077);
+    try {
+      new TokenAuth({ clock: new ManualClock(), tokenFile: path, tokenFileMode: 0o640 });
+    } finally {
+      process.umask(previous);
+    }
+    assert.equal((await stat(path)).mode & 0o777, 0o640);
+  });
+
   it('follows a changed file: the new token at once, the old one within a second', async () => {
     const dir = await tempDir();
     const path = join(dir, 'token');

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import {
   ConfigError,
   allowList,
@@ -226,6 +227,18 @@ describe('configuration', () => {
     const empty = join(dir, 'empty.yaml');
     await writeFile(empty, '');
     assert.equal((await loadConfig(empty, {})).listen.port, 9911);
+  });
+
+  it('reads the token file mode as octal, quoted, unquoted or from the environment', () => {
+    const mode = (text: string, env: NodeJS.ProcessEnv = {}) =>
+      buildConfig(parse(text) as unknown, { env }).auth.tokenFileMode;
+    assert.equal(mode('{}'), 0o600);
+    assert.equal(mode('auth:\n  tokenFileMode: 0640\n'), 0o640, 'YAML reads it as 640');
+    assert.equal(mode("auth:\n  tokenFileMode: '0600'\n"), 0o600);
+    assert.equal(mode('{}', { CREDCACHE_AUTH_TOKEN_FILE_MODE: '0640' }), 0o640);
+    assert.deepEqual(problems(parse('auth:\n  tokenFileMode: 0777\n')), [
+      'auth.tokenFileMode: must be 0600 or 0640',
+    ]);
   });
 
   it('parses listen addresses, IPv6 included', () => {
