@@ -31,6 +31,8 @@ export interface CacheEntry {
   readonly issued: IssuedCredentials<unknown>;
   /** Clock time the credential arrived. */
   readonly storedAt: number;
+  /** 0 for a credential loaded cold, else one more than the entry it replaced. */
+  readonly generation: number;
   /** Clock time of the last request for it. */
   lastUsedAt: number;
   /** Set while background refreshes fail; the entry is then served as `stale`. */
@@ -203,6 +205,7 @@ export class CredentialCache {
       key,
       issued,
       storedAt: this.#clock.now(),
+      generation: previous ? previous.generation + 1 : 0,
       lastUsedAt: previous?.lastUsedAt ?? this.#clock.now(),
       refreshFailure: undefined,
       refreshFailures: 0,

@@ -17,6 +17,13 @@ export const DEFAULT_REFRESH_FRACTION = 0.5;
 export const DEFAULT_JITTER_FRACTION = 0.1;
 
 /**
+ * Jitter of the first refresh after a cold load: up to half the time-to-refresh earlier. A fleet
+ * started together loads together; a wide first spread puts its refreshes out of step at once,
+ * and the narrow jitter of later refreshes keeps them so (10 % alone spreads them only slowly).
+ */
+export const DEFAULT_FIRST_JITTER_FRACTION = 0.5;
+
+/**
  * Default for `clientRefreshWindowMs` (15 min). Clients refresh on their own when little
  * validity remains: botocore when less than 15 min remain, the AWS SDK for JavaScript when less
  * than 5 min. A credential replaced before it enters the widest of those windows means a client

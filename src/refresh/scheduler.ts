@@ -13,6 +13,7 @@ import { type UpstreamError, classifyUpstreamError } from '../providers/errors.j
 import { DueQueue } from './due-queue.js';
 import {
   type BackoffDelayOptions,
+  DEFAULT_FIRST_JITTER_FRACTION,
   type RefreshAtOptions,
   backoffDelay,
   refreshAt,
@@ -33,6 +34,8 @@ export interface RefreshSchedulerOptions {
   readonly isTarget?: (key: CredentialKey) => boolean;
   readonly random?: () => number;
   readonly refreshPolicy?: Omit<RefreshAtOptions, 'random'>;
+  /** Jitter fraction of the first refresh after a cold load (default 0.5). */
+  readonly firstJitterFraction?: number;
   readonly backoffPolicy?: Omit<BackoffDelayOptions, 'random' | 'throttled'>;
   /** Told of every background refresh and how it ended. */
   readonly onRefresh?: (key: CredentialKey, result: RefreshOutcome) => void;
@@ -45,6 +48,7 @@ export class RefreshScheduler {
   readonly #isTarget: (key: CredentialKey) => boolean;
   readonly #random: () => number;
   readonly #refreshPolicy: Omit<RefreshAtOptions, 'random'>;
+  readonly #firstJitterFraction: number;
   readonly #backoffPolicy: Omit<BackoffDelayOptions, 'random' | 'throttled'>;
   readonly #onRefresh: ((key: CredentialKey, result: RefreshOutcome) => void) | undefined;
   readonly #due: DueQueue;
@@ -57,6 +61,7 @@ export class RefreshScheduler {
     this.#isTarget = options.isTarget ?? (() => false);
     this.#random = options.random ?? Math.random;
     this.#refreshPolicy = options.refreshPolicy ?? {};
+    this.#firstJitterFraction = options.firstJitterFraction ?? DEFAULT_FIRST_JITTER_FRACTION;
     this.#backoffPolicy = options.backoffPolicy ?? {};
     this.#onRefresh = options.onRefresh;
     this.#due = new DueQueue(this.#clock);
@@ -70,7 +75,11 @@ export class RefreshScheduler {
         expiration: entry.issued.expiration,
         nextRefreshTime: entry.issued.nextRefreshTime,
       },
-      { ...this.#refreshPolicy, random: this.#random },
+      {
+        ...this.#refreshPolicy,
+        ...(entry.generation === 0 && { jitterFraction: this.#firstJitterFraction }),
+        random: this.#random,
+      },
     );
     this.#schedule(entry, at);
   }

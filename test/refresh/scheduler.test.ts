@@ -34,7 +34,9 @@ async function useAt(clock: ManualClock, cache: CredentialCache, afterMs: number
   await cache.get(orders);
 }
 
-function setup(options: { nextRefreshFraction?: number; targets?: CredentialKey[] } = {}) {
+function setup(
+  options: { nextRefreshFraction?: number; targets?: CredentialKey[]; random?: () => number } = {},
+) {
   const clock = new ManualClock(Date.UTC(2026, 10, 24));
   const calls: { key: CredentialKey; lane: Lane; at: number }[] = [];
   const upstream = { lifetimeMs: 60 * MINUTE, failWith: undefined as UpstreamError | undefined };
@@ -69,7 +71,7 @@ function setup(options: { nextRefreshFraction?: number; targets?: CredentialKey[
     cache,
     idleMs: 15 * MINUTE,
     isTarget: (key) => targets.has(key.id),
-    random: () => 0,
+    random: options.random ?? (() => 0),
     onRefresh: (_key, result) => refreshes.push(result),
   });
   return { clock, cache, scheduler: scheduler.current, calls, upstream, evictions, refreshes };
@@ -110,6 +112,18 @@ describe('RefreshScheduler', () => {
     // One load, then one refresh every 30 minutes: 1 + 12.
     assert.equal(calls.length, 13);
     assert.equal(calls.filter((call) => call.lane === 'on_demand').length, 1);
+  });
+
+  it('spreads the first refresh after a cold load widely (half the time-to-refresh), later ones by 10 %', async () => {
+    const { clock, cache, scheduler } = setup({ targets: [orders], random: () => 0.99 });
+    await cache.get(orders);
+    // Half-life 30 min, 99 % of the first jitter (0.5) earlier: 30 − 14.85 = 15.15 min.
+    const first = scheduler.scheduledAt(orders);
+    assert.equal(first, clock.now() + 15.15 * MINUTE);
+    clock.advance(15.15 * MINUTE);
+    await settle();
+    // A replacement: 99 % of the usual jitter (0.1) earlier: 30 − 2.97 = 27.03 min.
+    assert.equal(scheduler.scheduledAt(orders), clock.now() + 27.03 * MINUTE);
   });
 
   it('refreshes no later than Redshift nextRefreshTime', async () => {
