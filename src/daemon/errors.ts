@@ -20,7 +20,6 @@ export type ApiErrorCode =
   | 'UpstreamThrottled'
   | 'UpstreamUnavailable'
   | 'UpstreamTimeout'
-  | 'NotReady'
   | 'InternalError';
 
 const STATUS: Readonly<Record<ApiErrorCode, number>> = {
@@ -37,7 +36,6 @@ const STATUS: Readonly<Record<ApiErrorCode, number>> = {
   UpstreamThrottled: 503,
   UpstreamUnavailable: 502,
   UpstreamTimeout: 504,
-  NotReady: 503,
   InternalError: 500,
 };
 

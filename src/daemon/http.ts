@@ -14,7 +14,8 @@ import type { TokenAuth } from './auth.js';
 import { isLoopbackHost } from './config.js';
 import { ApiError, errorBody, errorHeaders, invalid, toApiError } from './errors.js';
 import type { Logger } from './logger.js';
-import { type Method, type Reply, type Route, reply, routeMatcher } from './routes.js';
+import { type Reply, reply } from './reply.js';
+import { type Method, type Route, routeMatcher } from './routes.js';
 
 /** Request bodies above this are refused (SPEC: 16 KiB). */
 export const MAX_BODY_BYTES = 16 * 1024;

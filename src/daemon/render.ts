@@ -5,6 +5,7 @@
  */
 import type { CacheEntry, CacheResult } from '../cache/credential-cache.js';
 import type { DatabaseCredentials, S3Credentials } from '../providers/types.js';
+import { type Reply, reply } from './reply.js';
 
 /**
  * - `lakeformation`: the Lake Formation API shape (`SessionToken`, `VendedS3Path`);
@@ -57,40 +58,33 @@ function render(entry: CacheEntry, format: Format): Buffer {
   }
 }
 
-export interface RenderedReply {
-  readonly status: 200;
-  readonly headers: readonly string[];
+/** What an entry keeps per format: the body, and the whole answer per cache result. */
+interface Rendered {
   readonly body: Buffer;
+  readonly replies: Partial<Record<Exclude<CacheResult, 'negative'>, Reply>>;
 }
 
 /**
  * The whole answer for `entry` in `format` with cache result `result`, made on first use and
- * kept with the entry: the hit path allocates nothing for it.
+ * kept with the entry: a hit allocates nothing for it.
  */
 export function renderedReply(
   entry: CacheEntry,
   format: Format,
   result: Exclude<CacheResult, 'negative'>,
-): RenderedReply {
-  const name = `${format}:${result}`;
-  const cached = entry.rendered[name] as RenderedReply | undefined;
-  if (cached) return cached;
-  const body = (entry.rendered[format] as Buffer | undefined) ?? render(entry, format);
-  entry.rendered[format] = body;
-  const made: RenderedReply = {
-    status: 200,
-    headers: [
-      'content-type',
-      'application/json',
-      'cache-control',
-      'no-store',
-      'x-credcache-result',
-      result,
-      'content-length',
-      String(body.length),
-    ],
-    body,
-  };
-  entry.rendered[name] = made;
-  return made;
+): Reply {
+  let rendered = entry.rendered[format] as Rendered | undefined;
+  if (!rendered) {
+    rendered = { body: render(entry, format), replies: {} };
+    entry.rendered[format] = rendered;
+  }
+  return (rendered.replies[result] ??= reply(
+    200,
+    {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      'x-credcache-result': result,
+    },
+    rendered.body,
+  ));
 }

@@ -11,6 +11,7 @@ import type { CredentialKey } from '../cache/key.js';
 import { ApiError } from './errors.js';
 import type { Readiness } from './readiness.js';
 import { type Format, renderedReply } from './render.js';
+import { type Reply, reply } from './reply.js';
 import {
   type RequestRules,
   partitionKeyFromBody,
@@ -27,25 +28,6 @@ export interface RequestContext {
   readonly params: Readonly<Record<string, string>>;
   /** The parsed JSON body (POST). */
   readonly body?: unknown;
-}
-
-export interface Reply {
-  readonly status: number;
-  /** Header names and values, flat (`[name, value, name, value, …]`), content-length included. */
-  readonly headers: readonly string[];
-  readonly body: Buffer | string;
-}
-
-/** A reply with `headers` and the body's content-length. */
-export function reply(
-  status: number,
-  headers: Record<string, string>,
-  body: Buffer | string,
-): Reply {
-  const flat: string[] = [];
-  for (const [name, value] of Object.entries(headers)) flat.push(name, value);
-  flat.push('content-length', String(Buffer.byteLength(body)));
-  return { status, headers: flat, body };
 }
 
 export type Method = 'GET' | 'POST';
