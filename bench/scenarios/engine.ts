@@ -36,7 +36,11 @@ import type {
   TableCredentialsRequest,
 } from '../../src/providers/types.js';
 import { type CredentialEngine, createCredentialEngine } from '../../src/refresh/engine.js';
-import { DEFAULT_JITTER_FRACTION, DEFAULT_REFRESH_FRACTION } from '../../src/refresh/policy.js';
+import {
+  DEFAULT_FIRST_JITTER_FRACTION,
+  DEFAULT_JITTER_FRACTION,
+  DEFAULT_REFRESH_FRACTION,
+} from '../../src/refresh/policy.js';
 import type { Providers } from '../../src/refresh/upstream-load.js';
 import { callInChild } from '../lib/child.js';
 import { jsonCall } from '../lib/http.js';
@@ -661,33 +665,42 @@ interface SoakResult {
   readonly predictedLow: number;
   readonly predictedHigh: number;
   readonly meanIntervalMs: number;
+  readonly meanFirstMs: number;
   readonly refreshes: { readonly success: number; readonly failure: number };
 }
 
 /**
  * Upstream calls per key in a run of `runMs` (`refreshAt` in `src/refresh/policy.ts`): the
  * first load, then one refresh per refresh interval. With credentials of lifetime L, the latest
- * refresh point is the half-life L/2 (`refreshFraction`); the cap at `expiration −
+ * refresh point is the half-life T = L/2 (`refreshFraction`); the cap at `expiration −
  * minRemaining` (L − 2 s), Redshift's `nextRefreshTime` (0.75 L, the emulator's default) and
  * the client window (expiration − 15 min, before issue here) all fall later, and the floor
- * max(1 s, 5% L) earlier, so none binds. Jitter moves each refresh earlier by a uniform share
- * of up to 10% (`jitterFraction`) of that: an interval is uniform in [0.9, 1] × L/2, on
- * average 0.95 × L/2. Prediction: 1 + floor(run / (0.95 × L/2)); bounds with every interval
- * at its longest (L/2) and shortest (0.9 × L/2). The upstream round trip and timer lateness
- * (a few ms per interval) are left out.
+ * max(1 s, 5% L) = T/10 no later than the earliest jittered point, so none binds. Jitter moves
+ * each refresh earlier by a uniform share of that: up to 90% for the first refresh after the
+ * cold load (`DEFAULT_FIRST_JITTER_FRACTION`), so the first interval is uniform in [0.1, 1] × T,
+ * 0.55 T on average; up to 10% for later ones (`jitterFraction`), uniform in [0.9, 1] × T,
+ * 0.95 T on average. Prediction: 1 + (1 + floor((run − 0.55 T) / 0.95 T)) once the run is past
+ * the first interval; bounds with every interval at its longest and shortest. The upstream
+ * round trip and timer lateness (a few ms per interval) are left out.
  */
 function predictCallsPerKey(
   runMs: number,
   lifetimeMs: number,
-): { mid: number; low: number; high: number; meanIntervalMs: number } {
+): { mid: number; low: number; high: number; meanIntervalMs: number; meanFirstMs: number } {
   const longest = DEFAULT_REFRESH_FRACTION * lifetimeMs;
-  const shortest = (1 - DEFAULT_JITTER_FRACTION) * longest;
+  const calls = (first: number, interval: number): number =>
+    runMs < first ? 1 : 2 + Math.floor((runMs - first) / interval);
+  const meanFirst = (1 - DEFAULT_FIRST_JITTER_FRACTION / 2) * longest;
   const mean = (1 - DEFAULT_JITTER_FRACTION / 2) * longest;
   return {
     meanIntervalMs: mean,
-    mid: 1 + Math.floor(runMs / mean),
-    low: 1 + Math.floor(runMs / longest),
-    high: 1 + Math.floor(runMs / shortest),
+    meanFirstMs: meanFirst,
+    mid: calls(meanFirst, mean),
+    low: calls(longest, longest),
+    high: calls(
+      (1 - DEFAULT_FIRST_JITTER_FRACTION) * longest,
+      (1 - DEFAULT_JITTER_FRACTION) * longest,
+    ),
   };
 }
 
@@ -768,6 +781,7 @@ async function soak(emulatorUrl: string, runMs: number): Promise<SoakResult> {
     predictedLow: perKey.low * keys.length,
     predictedHigh: perKey.high * keys.length,
     meanIntervalMs: perKey.meanIntervalMs,
+    meanFirstMs: perKey.meanFirstMs,
     refreshes,
   };
 }
@@ -1026,12 +1040,15 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
         `every hand-out would have been one: ${s.handouts.toLocaleString('en')} ` +
         `(×${(s.handouts / Math.max(1, s.calls.total)).toFixed(0)} more).`,
       '*Prediction* (`refreshAt`, `src/refresh/policy.ts`): per key, the first load plus one ' +
-        'refresh per interval. For lifetime L the latest refresh point is L/2 (the cap at ' +
+        'refresh per interval. For lifetime L the latest refresh point is T = L/2 (the cap at ' +
         "`expiration − minRemainingMs` = L − 2 s, Redshift's `nextRefreshTime` at 0.75 L and the " +
-        'client window do not bind; neither does the floor max(1 s, 5% L)); jitter moves it ' +
-        'earlier by a uniform share of up to 10%, so an interval is uniform in [0.9, 1] × L/2, ' +
-        '0.95 × L/2 on average. **Predicted calls per key = 1 + floor(run / (0.95 × L/2))**, ' +
-        `here 1 + floor(${(s.runMs / 1000).toFixed(2)} s / ${(s.meanIntervalMs / 1000).toFixed(2)} s) = ` +
+        'client window do not bind; neither does the floor max(1 s, 5% L) = T/10); jitter moves ' +
+        `it earlier by a uniform share of up to ${DEFAULT_FIRST_JITTER_FRACTION * 100}% for the ` +
+        `first refresh after the cold load (${((1 - DEFAULT_FIRST_JITTER_FRACTION / 2) * 100).toFixed(0)}% of T on average) and up to ` +
+        `${DEFAULT_JITTER_FRACTION * 100}% for later ones (${((1 - DEFAULT_JITTER_FRACTION / 2) * 100).toFixed(0)}% of T on average). ` +
+        '**Predicted calls per key = 2 + floor((run − first) / interval)** with the mean first ' +
+        `interval and the mean interval, here 2 + floor((${(s.runMs / 1000).toFixed(2)} s − ` +
+        `${(s.meanFirstMs / 1000).toFixed(2)} s) / ${(s.meanIntervalMs / 1000).toFixed(2)} s) = ` +
         `${s.predicted / s.keys}, ${s.predicted} for ${s.keys} keys; with every interval at its ` +
         `longest or shortest: ${s.predictedLow}–${s.predictedHigh}. The upstream round trip and ` +
         'timer lateness (milliseconds per interval) are left out.',

@@ -16,6 +16,7 @@ import type {
 } from '../../src/providers/types.js';
 import { type CredentialEngine, createCredentialEngine } from '../../src/refresh/engine.js';
 import {
+  DEFAULT_FIRST_JITTER_FRACTION,
   DEFAULT_JITTER_FRACTION,
   DEFAULT_MIN_REMAINING_MS,
   DEFAULT_REFRESH_FRACTION,
@@ -29,8 +30,16 @@ import { type TargetRow, missedAny, renderTargetTable } from '../lib/targets.js'
 // ---------------------------------------------------------------------------------------------
 // Targets (issue 8)
 
-/** Peak calls per second (1 s buckets) over the mean, after the first refresh cycle. */
+/**
+ * Peak over mean of the fleet's upstream calls per second, after the first refresh cycle, with
+ * the rate taken over one-minute buckets (what `rate(…[1m])` on a dashboard shows).
+ */
 const TARGET_PEAK_TO_MEAN = 3;
+/** Bucket widths (s) at which the rate is reported; the target applies to `TARGET_BUCKET_S`. */
+const BUCKETS_S = [1, 10, 60] as const;
+const TARGET_BUCKET_S = 60;
+/** Seed of the reference fleet with independent, uniformly random call times. */
+const REFERENCE_SEED = 0x5eed;
 
 // ---------------------------------------------------------------------------------------------
 // Set-up
@@ -140,8 +149,8 @@ async function settle(): Promise<void> {
 }
 
 interface Simulation {
-  /** Upstream calls per second of virtual time, index = second since the start. */
-  readonly perSecond: Uint32Array;
+  /** Virtual time of every upstream call in the run, ms since the start, in call order. */
+  readonly calls: readonly number[];
   readonly total: number;
   readonly refreshFailures: number;
   /** Cached entries not servable when the clock stopped (should be none). */
@@ -198,17 +207,10 @@ async function simulate(
         if (!entry || !engine.cache.servable(entry)) unservable += 1;
       }
     }
-    const perSecond = new Uint32Array(Math.ceil(durationMs / SECOND_MS));
-    let total = 0;
-    for (const at of calls) {
-      if (at >= durationMs) continue;
-      const second = Math.floor(at / SECOND_MS);
-      perSecond[second] = (perSecond[second] ?? 0) + 1;
-      total += 1;
-    }
+    const inRun = calls.filter((at) => at < durationMs);
     return {
-      perSecond,
-      total,
+      calls: inRun,
+      total: inRun.length,
       refreshFailures,
       unservable,
       events,
@@ -222,28 +224,66 @@ async function simulate(
 interface WindowStats {
   readonly calls: number;
   readonly seconds: number;
+  /** Calls per second over the window. */
   readonly mean: number;
+  /** Calls per second in the busiest bucket. */
   readonly peak: number;
+  /** Start of the busiest bucket, in seconds since the start. */
   readonly peakSecond: number;
   readonly ratio: number;
 }
 
-/** Calls, mean and peak per second over seconds [from, to) of a simulation. */
-function windowStats(perSecond: Uint32Array, from: number, to: number): WindowStats {
-  let calls = 0;
-  let peak = 0;
-  let peakSecond = from;
-  for (let s = from; s < to; s++) {
-    const n = perSecond[s] ?? 0;
-    calls += n;
-    if (n > peak) {
-      peak = n;
-      peakSecond = s;
-    }
+/**
+ * Calls per second over seconds [from, to) of a run: the mean, and the peak rate over buckets
+ * of `bucketS` seconds aligned on `from` (a last partial bucket is left out of the peak).
+ */
+function windowStats(
+  calls: readonly number[],
+  from: number,
+  to: number,
+  bucketS: number,
+): WindowStats {
+  const buckets = new Uint32Array(Math.floor((to - from) / bucketS));
+  let inWindow = 0;
+  for (const at of calls) {
+    const second = at / SECOND_MS;
+    if (second < from || second >= to) continue;
+    inWindow += 1;
+    const bucket = Math.floor((second - from) / bucketS);
+    if (bucket < buckets.length) buckets[bucket] = (buckets[bucket] ?? 0) + 1;
   }
+  let peakCount = 0;
+  let peakBucket = 0;
+  buckets.forEach((count, bucket) => {
+    if (count > peakCount) {
+      peakCount = count;
+      peakBucket = bucket;
+    }
+  });
   const seconds = to - from;
-  const mean = calls / seconds;
-  return { calls, seconds, mean, peak, peakSecond, ratio: mean > 0 ? peak / mean : Infinity };
+  const mean = inWindow / seconds;
+  const peak = peakCount / bucketS;
+  return {
+    calls: inWindow,
+    seconds,
+    mean,
+    peak,
+    peakSecond: from + peakBucket * bucketS,
+    ratio: mean > 0 ? peak / mean : Infinity,
+  };
+}
+
+/**
+ * The reference for a window: as many calls as the fleet made in it, each at an independent,
+ * uniformly random time (seeded). This is a fleet whose daemons are perfectly out of step; its
+ * peak over mean is what counting noise alone gives at a bucket width, the best any jitter can do
+ * without the daemons coordinating.
+ */
+function referenceCalls(count: number, from: number, to: number, seed: number): number[] {
+  const random = mulberry32(seed);
+  const calls: number[] = [];
+  for (let i = 0; i < count; i++) calls.push((from + random() * (to - from)) * SECOND_MS);
+  return calls;
 }
 
 /** The latest refresh point of a credential issued at t = 0, in whole seconds (jitter off). */
@@ -262,6 +302,9 @@ function firstCycleSeconds(variant: Variant): number {
 }
 
 const perSecond = (value: number): string => `${value.toFixed(2)}/s`;
+/** A rate that is a whole number at 1 s buckets and fractional at wider ones. */
+const rate = (value: number): string =>
+  Number.isInteger(value) ? `${value.toLocaleString('en')}/s` : perSecond(value);
 const ratio = (value: number): string => (Number.isFinite(value) ? `×${value.toFixed(2)}` : '–');
 const clockTime = (second: number): string => {
   const h = Math.floor(second / 3600);
@@ -316,45 +359,61 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
       { name: `after the first refresh cycle (from ${clockTime(firstCycle)})`, from: firstCycle },
       { name: `last hour only (from ${clockTime(seconds - 3600)})`, from: seconds - 3600 },
     ] as const;
-    const stats = (sim: Simulation, from: number): WindowStats =>
-      windowStats(sim.perSecond, from, seconds);
+    const reference = (from: number): readonly number[] => {
+      const count = windowStats(results.jitter.calls, from, seconds, 1).calls;
+      return referenceCalls(count, from, seconds, REFERENCE_SEED + from);
+    };
+    const series = (from: number) =>
+      [
+        ['on (seeded)', results.jitter.calls],
+        ['off (baseline)', results.none.calls],
+        ['reference: independent random times', reference(from)],
+      ] as const;
     for (const window of windows) {
-      for (const [mode, sim] of [
-        ['on (seeded)', results.jitter],
-        ['off (baseline)', results.none],
-      ] as const) {
-        const w = stats(sim, window.from);
+      for (const [mode, calls] of series(window.from)) {
+        const byWidth = BUCKETS_S.map((width) => windowStats(calls, window.from, seconds, width));
+        const [one] = byWidth;
+        if (!one) throw new Error('no bucket widths');
         windowRows.push([
           variant.label,
           mode,
           window.name,
-          w.calls.toLocaleString('en'),
-          perSecond(w.mean),
-          `${w.peak.toLocaleString('en')}/s at ${clockTime(w.peakSecond)}`,
-          ratio(w.ratio),
+          one.calls.toLocaleString('en'),
+          perSecond(one.mean),
+          `${rate(one.peak)} at ${clockTime(one.peakSecond)}`,
+          ...byWidth.map((w) => ratio(w.ratio)),
         ]);
       }
     }
-    const overall = stats(results.jitter, 0);
-    const overallBase = stats(results.none, 0);
-    const after = stats(results.jitter, firstCycle);
-    const afterBase = stats(results.none, firstCycle);
+    const overall = windowStats(results.jitter.calls, 0, seconds, 1);
+    const overallBase = windowStats(results.none.calls, 0, seconds, 1);
     const describeWindow = (w: WindowStats): string =>
-      `peak ${w.peak}/s, mean ${perSecond(w.mean)}: ${ratio(w.ratio)}`;
+      `peak ${rate(w.peak)}, mean ${perSecond(w.mean)}: ${ratio(w.ratio)}`;
     rows.push({
-      measure: `${variant.label}: ${daemons.toLocaleString('en')} daemons, ${hours} h, upstream calls in all, t = 0 included`,
+      measure: `${variant.label}: ${daemons.toLocaleString('en')} daemons, ${hours} h, upstream calls in all, t = 0 included (1 s buckets)`,
       result: `${overall.calls.toLocaleString('en')} (${describeWindow(overall)})`,
       baseline: `${overallBase.calls.toLocaleString('en')} (${describeWindow(overallBase)}; jitter off)`,
       target: '–',
       met: undefined,
     });
-    rows.push({
-      measure: `${variant.label}: peak/mean calls per second after the first refresh cycle (from ${clockTime(firstCycle)})`,
-      result: describeWindow(after),
-      baseline: `${describeWindow(afterBase)} (jitter off)`,
-      target: `≤ ${TARGET_PEAK_TO_MEAN}`,
-      met: after.ratio <= TARGET_PEAK_TO_MEAN,
-    });
+    const referenceAfter = reference(firstCycle);
+    for (const width of BUCKETS_S) {
+      const after = windowStats(results.jitter.calls, firstCycle, seconds, width);
+      const afterBase = windowStats(results.none.calls, firstCycle, seconds, width);
+      const afterReference = windowStats(referenceAfter, firstCycle, seconds, width);
+      const held = width === TARGET_BUCKET_S;
+      rows.push({
+        measure:
+          `${variant.label}: peak/mean calls per second after the first refresh cycle (from ` +
+          `${clockTime(firstCycle)}), rate over ${width} s buckets`,
+        result: describeWindow(after),
+        baseline:
+          `${ratio(afterBase.ratio)} jitter off; ${ratio(afterReference.ratio)} for ` +
+          'independent random call times',
+        target: held ? `≤ ${TARGET_PEAK_TO_MEAN}` : '–',
+        met: held ? after.ratio <= TARGET_PEAK_TO_MEAN : undefined,
+      });
+    }
     const perKey = overall.calls / (daemons * variant.keys.length);
     const meanInterval = (firstCycle * (1 - DEFAULT_JITTER_FRACTION / 2)).toFixed(1);
     details.push(
@@ -388,7 +447,9 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
         'timers settled after each step, so every call is recorded at the exact virtual time ' +
         'it was made. The refresh policy is the default ' +
         `(refresh at ${DEFAULT_REFRESH_FRACTION * 100}% of the lifetime, up to ` +
-        `${DEFAULT_JITTER_FRACTION * 100}% earlier at random, \`minRemainingMs\` ` +
+        `${DEFAULT_JITTER_FRACTION * 100}% earlier at random, up to ` +
+        `${DEFAULT_FIRST_JITTER_FRACTION * 100}% for the first refresh after a cold load, ` +
+        `\`minRemainingMs\` ` +
         `${DEFAULT_MIN_REMAINING_MS / 1000} s); jitter comes from a seeded PRNG (mulberry32, ` +
         'one per daemon) so a run repeats exactly. The baseline runs the same fleet with the ' +
         'jitter off (`random: () => 0`). Each daemon has its own upstream budget with the ' +
@@ -402,17 +463,43 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
         'held to the target. The target applies from the end of the first refresh cycle (the ' +
         'latest refresh point of a credential issued at t = 0) to the end of the run: by then ' +
         'every daemon has refreshed each key once, with jitter, and the load is the steady ' +
-        'state the fleet keeps. Mean = calls in the window / seconds in the window; peak = the ' +
-        'largest count in one second of virtual time (1 s buckets aligned on the start). The ' +
-        'last-hour window is reported only, to show how far the fleet has spread by the end.',
+        'state the fleet keeps. Mean = calls in the window / seconds in the window.',
+      '**Peak, and the bucket width.** The peak is the largest rate (calls / bucket width) over ' +
+        'buckets aligned on the window start, at 1 s, 10 s and 60 s. The target is held at ' +
+        `${TARGET_BUCKET_S} s, the rate a dashboard shows (\`rate(…[1m])\`): a fleet of ` +
+        `${daemons.toLocaleString('en')} daemons makes a couple of calls per second on average, ` +
+        'and at that rate the busiest single second is set by counting noise, not by ' +
+        'synchronisation: even daemons whose call times are independent and uniformly random, ' +
+        'perfectly out of step, show a 1 s peak several times the mean. That is why every row ' +
+        'is shown beside a *reference* made in the same run: as many calls as the fleet made in ' +
+        'the window, each at an independent uniformly random time (seeded). The reference is ' +
+        'the best any jitter can do without the daemons coordinating; a fleet close to it at ' +
+        'every width has no synchronisation left, and jitter off shows what synchronisation ' +
+        'looks like.',
     ],
     tables: [],
     findings: [
       renderTargetTable(rows),
       renderTable(
-        ['Variant', 'Jitter', 'Window', 'Calls', 'Mean', 'Peak (1 s)', 'Peak/mean'],
+        [
+          'Variant',
+          'Call times',
+          'Window',
+          'Calls',
+          'Mean',
+          'Peak (1 s)',
+          ...BUCKETS_S.map((width) => `Peak/mean, ${width} s buckets`),
+        ],
         windowRows,
-        ['left', 'left', 'left', 'right', 'right', 'right', 'right'],
+        [
+          'left',
+          'left',
+          'left',
+          'right',
+          'right',
+          'right',
+          ...BUCKETS_S.map(() => 'right' as const),
+        ],
       ),
       ...details,
       problems.length === 0

@@ -34,7 +34,7 @@ export interface RefreshSchedulerOptions {
   readonly isTarget?: (key: CredentialKey) => boolean;
   readonly random?: () => number;
   readonly refreshPolicy?: Omit<RefreshAtOptions, 'random'>;
-  /** Jitter fraction of the first refresh after a cold load (default 0.5). */
+  /** Jitter fraction of the first refresh after a cold load (default 0.9). */
   readonly firstJitterFraction?: number;
   readonly backoffPolicy?: Omit<BackoffDelayOptions, 'random' | 'throttled'>;
   /** Told of every background refresh and how it ended. */

@@ -114,13 +114,14 @@ describe('RefreshScheduler', () => {
     assert.equal(calls.filter((call) => call.lane === 'on_demand').length, 1);
   });
 
-  it('spreads the first refresh after a cold load widely (half the time-to-refresh), later ones by 10 %', async () => {
+  it('spreads the first refresh after a cold load widely (90 % of the time-to-refresh), later ones by 10 %', async () => {
     const { clock, cache, scheduler } = setup({ targets: [orders], random: () => 0.99 });
     await cache.get(orders);
-    // Half-life 30 min, 99 % of the first jitter (0.5) earlier: 30 − 14.85 = 15.15 min.
+    // Half-life 30 min, 99 % of the first jitter (0.9) earlier: 30 − 26.73 = 3.27 min, after the
+    // floor (5 % of the hour: 3 min).
     const first = scheduler.scheduledAt(orders);
-    assert.equal(first, clock.now() + 15.15 * MINUTE);
-    clock.advance(15.15 * MINUTE);
+    assert.equal(first, clock.now() + 3.27 * MINUTE);
+    clock.advance(3.27 * MINUTE);
     await settle();
     // A replacement: 99 % of the usual jitter (0.1) earlier: 30 − 2.97 = 27.03 min.
     assert.equal(scheduler.scheduledAt(orders), clock.now() + 27.03 * MINUTE);
