@@ -8,13 +8,9 @@
  *    route; 2. CPU per answered request in the server process; 3. start-up to ready (/readyz);
  * 4. idle RSS. Every row is measured in this run; a row that misses its target fails the run.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { type Host, spawnHost } from '../lib/host.js';
@@ -27,12 +23,23 @@ import {
   freePort,
   machineCpu,
   machineCpuSince,
-  pinnedCommand,
   processCpuMs,
   processStatusBytes,
 } from '../lib/proc.js';
 import type { LatencyRow, Scenario, ScenarioContext, ScenarioReport } from '../lib/report.js';
 import { type LatencyStats, percentile } from '../lib/stats.js';
+import {
+  DAEMON_BIN,
+  READY_POLL_MS,
+  ROOT,
+  type ServerProcess,
+  childEnv,
+  ensureBuilt,
+  firstOk,
+  listenUrl,
+  sourceRevision,
+  startProcess,
+} from '../lib/server-process.js';
 import { type TargetRow, missedAny, renderTargetTable } from '../lib/targets.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -50,17 +57,13 @@ const TARGET_IDLE_RSS_BYTES = 80_000_000;
 // ---------------------------------------------------------------------------------------------
 // Set-up
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DAEMON_BIN = join(ROOT, 'bin/credcache.js');
 const BARE_ENTRY = fileURLToPath(new URL('../hosts/bare-http.mjs', import.meta.url));
 const MEMORY_PROBE = fileURLToPath(new URL('../hosts/memory-probe.mjs', import.meta.url));
+/** Connections of the busy-engine cases; every route is also measured with one. */
 const CONNECTIONS = 50;
+const connectionsLabel = (n: number): string => (n === 1 ? '1 connection' : `${n} connections`);
 const DAEMON = 'credcache serve';
 const BARE = 'bare node:http';
-/** How often start-up polls /readyz, in ms. */
-const READY_POLL_MS = 2;
-/** A process that is not ready (or not stopped) this long after spawn (SIGTERM) fails the run. */
-const PROCESS_TIMEOUT_MS = 15_000;
 
 const TABLE_ARN = 'arn:aws:glue:us-east-1:123456789012:table/sales/orders';
 
@@ -106,9 +109,11 @@ interface Case {
   /** Metrics label of the route. */
   readonly route: string;
   readonly source: string;
+  /** Keep-alive connections of the load generator, each one request at a time. */
+  readonly connections: number;
 }
 
-const CASES: readonly Case[] = [
+const ROUTES = [
   {
     label: '`GET /v1/targets/orders`',
     path: '/v1/targets/orders',
@@ -121,7 +126,12 @@ const CASES: readonly Case[] = [
     route: '/v1/lakeformation/table-credentials',
     source: 'lakeformation_table',
   },
-];
+] as const;
+
+/** Every route at 50 connections (a busy engine), then at 1 (one request at a time). */
+const CASES: readonly Case[] = [CONNECTIONS, 1].flatMap((connections) =>
+  ROUTES.map((route) => ({ ...route, connections })),
+);
 
 interface Plan {
   readonly warmupMs: number;
@@ -150,156 +160,7 @@ const formatRatio = (value: number): string => `×${value.toFixed(2)}`;
 const formatShare = (ms: number, wallMs: number): string => `${Math.round((ms / wallMs) * 100)}%`;
 
 // ---------------------------------------------------------------------------------------------
-// dist/ must hold the source being measured
-
-/** Newest modification time of the `.ts` files under `dir`, in ms. */
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds dist/ (`tsc -p tsconfig.build.json`) when it is missing or older than src/. */
-function ensureBuilt(context: ScenarioContext): string {
-  const cli = join(ROOT, 'dist/daemon/cli.js');
-  let builtAt: number;
-  try {
-    builtAt = statSync(cli).mtimeMs;
-  } catch {
-    builtAt = 0;
-  }
-  if (builtAt > newestSource(join(ROOT, 'src'))) return 'dist/ was up to date';
-  context.progress('building dist/ (tsc -p tsconfig.build.json)');
-  execFileSync(
-    process.execPath,
-    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-    { cwd: ROOT, stdio: ['ignore', 2, 2] },
-  );
-  return 'dist/ was built from src/ by this run';
-}
-
-/** `abc1234`, with a note when src/ has uncommitted changes. */
-function sourceRevision(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    }).trim();
-    return dirty === '' ? `\`${head}\`` : `\`${head}\` plus uncommitted changes in src/`;
-  } catch {
-    return 'an unknown revision (no git)';
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Server processes
-
-/** The environment a server child gets: no `CREDCACHE_*` overrides, no AWS identity. */
-function childEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (name.startsWith('CREDCACHE_') || name.startsWith('AWS_') || name === 'NODE_OPTIONS') {
-      continue;
-    }
-    env[name] = value;
-  }
-  return { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...extra };
-}
-
-interface ServerProcess {
-  readonly pid: number;
-  /** `performance.now()` just before the spawn. */
-  readonly spawnedAt: number;
-  /** Resolves with the first JSON line on stdout whose `msg` is `msg`, and when it came. */
-  line(msg: string): Promise<{ line: Record<string, unknown>; at: number }>;
-  /** SIGTERM, then the exit; SIGKILL if it takes over `PROCESS_TIMEOUT_MS`. */
-  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  readonly exited: boolean;
-  stderr(): string;
-}
-
-function startProcess(
-  cpus: CpuPlan,
-  args: readonly string[],
-  env: NodeJS.ProcessEnv,
-  cwd: string,
-): ServerProcess {
-  const { command, args: argv } = pinnedCommand(cpus, cpus.server, process.execPath, args);
-  const spawnedAt = performance.now();
-  const child: ChildProcess = spawn(command, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not start ${args.join(' ')}`);
-  const lines: { line: Record<string, unknown>; at: number }[] = [];
-  const waiters: { msg: string; resolve: (seen: (typeof lines)[number]) => void }[] = [];
-  let stderr = '';
-  let exited = false;
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = true;
-      resolve({ code, signal });
-    });
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    if (stderr.length < 20_000) stderr += chunk.toString('utf8');
-  });
-  if (!child.stdout) throw new Error('no stdout pipe');
-  createInterface({ input: child.stdout }).on('line', (text) => {
-    const at = performance.now();
-    let line: Record<string, unknown>;
-    try {
-      line = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      return;
-    }
-    const seen = { line, at };
-    lines.push(seen);
-    for (const waiter of waiters) if (waiter.msg === line.msg) waiter.resolve(seen);
-  });
-  return {
-    pid,
-    spawnedAt,
-    line(msg) {
-      const seen = lines.find((entry) => entry.line.msg === msg);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`no "${msg}" line within ${PROCESS_TIMEOUT_MS} ms: ${stderr}`)),
-          PROCESS_TIMEOUT_MS,
-        );
-        waiters.push({
-          msg,
-          resolve: (entry) => {
-            clearTimeout(timer);
-            resolve(entry);
-          },
-        });
-        void exit.then(({ code, signal }) => {
-          clearTimeout(timer);
-          reject(new Error(`exited (${code ?? signal}) before "${msg}": ${stderr.slice(0, 500)}`));
-        });
-      });
-    },
-    async stop() {
-      if (!exited) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), PROCESS_TIMEOUT_MS);
-      const result = await exit;
-      clearTimeout(timer);
-      return result;
-    },
-    get exited() {
-      return exited;
-    },
-    stderr: () => stderr,
-  };
-}
 
 interface Workspace {
   readonly dir: string;
@@ -362,12 +223,6 @@ function startBare(
     childEnv({ BENCH_BARE_RESPONSES: JSON.stringify(canned) }),
     ROOT,
   );
-}
-
-async function listenUrl(server: ServerProcess, msg: string): Promise<string> {
-  const { line } = await server.line(msg);
-  if (typeof line.listen !== 'string') throw new Error(`"${msg}" line without listen`);
-  return line.listen;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -556,11 +411,11 @@ async function measureThroughput(
   try {
     const daemonUrl = await listenUrl(daemon, 'credcache listening');
     const canned: Canned[] = [];
-    for (const c of CASES) canned.push(await capture(daemonUrl, space.token, c.path));
+    for (const r of ROUTES) canned.push(await capture(daemonUrl, space.token, r.path));
     bare = startBare(cpus, canned, 0, true);
     const bareUrl = await listenUrl(bare, 'bare listening');
-    for (const c of CASES) {
-      problems.push(...(await compareAnswers(daemonUrl, bareUrl, space.token, c.path)));
+    for (const r of ROUTES) {
+      problems.push(...(await compareAnswers(daemonUrl, bareUrl, space.token, r.path)));
     }
     if (cpus.pinned) await client.call('pin', { cpus: cpus.client });
     context.progress(`daemon at ${daemonUrl} (pid ${daemon.pid}), bare at ${bareUrl}`);
@@ -569,7 +424,7 @@ async function measureThroughput(
       url,
       path: c.path,
       headers: { authorization: space.token },
-      connections: CONNECTIONS,
+      connections: c.connections,
       durationMs,
       expectStatus: 200,
     });
@@ -581,7 +436,9 @@ async function measureThroughput(
     const bytes: { daemon: number; bare: number }[] = [];
     const discardedRounds: number[] = [];
     for (const c of CASES) {
-      context.progress(`${c.path.slice(0, 40)}…: warm-up, then ${options.rounds} rounds`);
+      context.progress(
+        `${c.path.slice(0, 40)}… × ${c.connections}: warm-up, then ${options.rounds} rounds`,
+      );
       for (const server of servers) {
         await client.call('load', params(server.url, c, options.warmupMs));
       }
@@ -606,7 +463,7 @@ async function measureThroughput(
             params(server.url, c, options.runMs),
           );
           pair.push({ label: server.label, run });
-          const where = `${c.path.slice(0, 40)}… → ${server.label}, attempt ${attempt + 1}`;
+          const where = `${c.path.slice(0, 40)}… × ${c.connections} → ${server.label}, attempt ${attempt + 1}`;
           if (run.load.unexpected > 0) {
             problems.push(
               `${where}: ${run.load.unexpected} answers with status ${run.load.firstUnexpectedStatus ?? '?'}.`,
@@ -630,7 +487,7 @@ async function measureThroughput(
       }
       if (clean(runs) < options.rounds) {
         problems.push(
-          `${c.path.slice(0, 40)}…: only ${clean(runs)} of ${options.rounds} rounds without other ` +
+          `${c.path.slice(0, 40)}… × ${c.connections}: only ${clean(runs)} of ${options.rounds} rounds without other ` +
             `processes taking over ${OTHER_CPU_LIMIT * 100}% of a core, in ${maxAttempts(options)} attempts.`,
         );
       }
@@ -670,7 +527,7 @@ function checkCounts(where: string, c: Case, before: Samples, after: Samples, ru
   const hits = delta('credcache_cache_requests_total', { source: c.source, result: 'hit' });
   const answered = run.load.stats.samples;
   const problems: string[] = [];
-  if (served < answered || served > answered + CONNECTIONS) {
+  if (served < answered || served > answered + c.connections) {
     problems.push(
       `${where}: the daemon counted ${served} answers, the load generator ${answered}.`,
     );
@@ -683,25 +540,6 @@ function checkCounts(where: string, c: Case, before: Samples, after: Samples, ru
 
 // ---------------------------------------------------------------------------------------------
 // 3 and 4: start-up and idle memory
-
-/** Resolves with `performance.now()` of the first 200 from `GET path`, polling every few ms. */
-async function firstOk(port: number, path: string, server: ServerProcess): Promise<number> {
-  const deadline = performance.now() + PROCESS_TIMEOUT_MS;
-  while (performance.now() < deadline) {
-    if (server.exited) throw new Error(`exited before answering ${path}: ${server.stderr()}`);
-    const status = await new Promise<number>((resolve) => {
-      const request = get({ host: '127.0.0.1', port, path, agent: false }, (response) => {
-        response.resume();
-        response.once('end', () => resolve(response.statusCode ?? 0));
-      });
-      request.setTimeout(1_000, () => request.destroy());
-      request.once('error', () => resolve(0));
-    });
-    if (status === 200) return performance.now();
-    await sleep(READY_POLL_MS);
-  }
-  throw new Error(`no 200 from ${path} within ${PROCESS_TIMEOUT_MS} ms`);
-}
 
 interface StartRun {
   /** Spawn to the first 200 from /readyz (bare: from its one route), ms. */
@@ -861,7 +699,7 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
   try {
     // 1 and 2
     context.progress(
-      `throughput: ${CASES.length} routes × ${options.rounds} rounds × ${options.runMs / 1000} s per server`,
+      `throughput: ${CASES.length} routes and connection counts × ${options.rounds} rounds × ${options.runMs / 1000} s per server`,
     );
     const { throughput, canned } = await measureThroughput(context, cpus, space, options);
     problems.push(...throughput.problems);
@@ -872,17 +710,22 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
         {
           case: result.case.label,
           target: DAEMON,
-          concurrency: CONNECTIONS,
+          concurrency: result.case.connections,
           stats: daemon,
           baseline: bare,
         },
-        { case: result.case.label, target: BARE, concurrency: CONNECTIONS, stats: bare },
+        {
+          case: result.case.label,
+          target: BARE,
+          concurrency: result.case.connections,
+          stats: bare,
+        },
       );
       const rateRatio = daemon.throughput / bare.throughput;
       const p99Ratio = daemon.p99 / bare.p99;
       rows.push(
         {
-          measure: `1. ${result.case.label}, ${CONNECTIONS} connections: req/s, median of rounds`,
+          measure: `1. ${result.case.label}, ${connectionsLabel(result.case.connections)}: req/s, median of rounds`,
           result: `${formatRate(daemon.throughput)} (${formatRatio(rateRatio)})`,
           baseline: `${formatRate(bare.throughput)} (${BARE})`,
           target: `≥ ${formatRatio(TARGET_THROUGHPUT_RATIO)}`,
@@ -892,8 +735,10 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
           measure: '1. … p99 latency',
           result: `${daemon.p99.toFixed(2)} ms (${formatRatio(p99Ratio)})`,
           baseline: `${bare.p99.toFixed(2)} ms`,
-          target: `≤ ${formatRatio(TARGET_P99_RATIO)}`,
-          met: p99Ratio <= TARGET_P99_RATIO,
+          // The p99 target is set for a busy engine (issue 8: at 50 connections).
+          ...(result.case.connections === CONNECTIONS
+            ? { target: `≤ ${formatRatio(TARGET_P99_RATIO)}`, met: p99Ratio <= TARGET_P99_RATIO }
+            : { target: '–', met: undefined }),
         },
         {
           measure: '1. … p50 latency',
@@ -904,7 +749,8 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
         },
       );
     }
-    for (const result of throughput.cases) {
+    // CPU per answer on a saturated core; one connection leaves the server mostly idle.
+    for (const result of throughput.cases.filter((r) => r.case.connections === CONNECTIONS)) {
       const daemonUs = median(result.daemon.map(cpuPerAnswerUs));
       const bareUs = median(result.bare.map(cpuPerAnswerUs));
       rows.push({
@@ -985,7 +831,7 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
     intro: intro(options, cpus, built, revision),
     tables: [
       {
-        heading: `Cache hits at ${CONNECTIONS} connections (each statistic the median over rounds)`,
+        heading: `Cache hits at ${CONNECTIONS} connections and at 1 (each statistic the median over rounds)`,
         rows: latencyRows,
       },
     ],
@@ -1030,8 +876,9 @@ function intro(options: Plan, cpus: CpuPlan, built: string, revision: string): s
       'by method and path.',
     pinning,
     `**1–2.** The load generator (autocannon 9, \`bench/hosts/load.ts\`) keeps ${CONNECTIONS} ` +
-      'keep-alive connections each sending one GET after another (no pipelining) with the ' +
-      'token in `Authorization`. Per route: a warm-up of ' +
+      'keep-alive connections (a busy engine), then 1 (one request at a time: latency without ' +
+      'queueing), each sending one GET after another (no pipelining) with the ' +
+      'token in `Authorization`. Per route and connection count: a warm-up of ' +
       `${options.warmupMs / 1000} s per server, then ${options.rounds} rounds of ` +
       `${options.runMs / 1000} s per server, alternating which server goes first; each statistic ` +
       "is the median over the rounds. Latency is every answer's time from send to last byte, " +
@@ -1046,6 +893,10 @@ function intro(options: Plan, cpus: CpuPlan, built: string, revision: string): s
   ];
 }
 
+/** Short name of a case in the per-round table: route and connections. */
+const caseTag = (c: Case): string =>
+  `${c.path.startsWith('/v1/targets') ? 'target' : 'query'} × ${c.connections}`;
+
 function throughputDetails(t: Throughput, options: Plan, cpus: CpuPlan): string[] {
   const rows: string[][] = [];
   for (const result of t.cases) {
@@ -1056,7 +907,7 @@ function throughputDetails(t: Throughput, options: Plan, cpus: CpuPlan): string[
       for (const [index, r] of runs.entries()) {
         const wall = r.load.elapsedMs;
         rows.push([
-          result.case.path.startsWith('/v1/targets') ? 'target' : 'query',
+          caseTag(result.case),
           label,
           String(index + 1),
           formatRate(r.load.stats.throughput),
@@ -1072,9 +923,13 @@ function throughputDetails(t: Throughput, options: Plan, cpus: CpuPlan): string[
     }
   }
   const bytes = t.cases
-    .map((result, index) => {
+    .flatMap((result, index) => {
       const b = t.bytes[index];
-      return `${result.case.label}: ${Math.round(b?.daemon ?? 0)} vs ${Math.round(b?.bare ?? 0)} bytes`;
+      return result.case.connections === CONNECTIONS
+        ? [
+            `${result.case.label}: ${Math.round(b?.daemon ?? 0)} vs ${Math.round(b?.bare ?? 0)} bytes`,
+          ]
+        : [];
     })
     .join('; ');
   const wholeCores = cpus.pinned ? ' (100% = one core)' : '';
@@ -1089,10 +944,7 @@ function throughputDetails(t: Throughput, options: Plan, cpus: CpuPlan): string[
         'ratio flatters the daemon; the CPU-per-request ratio (row 2) does not depend on it.'
       : '';
   const discarded = t.cases
-    .map(
-      (result, index) =>
-        `${t.discardedRounds[index] ?? 0} (${result.case.path.startsWith('/v1/targets') ? 'target' : 'query'})`,
-    )
+    .map((result, index) => `${t.discardedRounds[index] ?? 0} (${caseTag(result.case)})`)
     .join(', ');
   return [
     `**1–2. Every round.** Rounds in which other processes took more than ` +
@@ -1106,7 +958,7 @@ function throughputDetails(t: Throughput, options: Plan, cpus: CpuPlan): string[
       `vs bare: ${bytes}.`,
     renderTable(
       [
-        'Route',
+        'Route × connections',
         'Server',
         'Round',
         'req/s',

@@ -4,10 +4,12 @@ import { daemonScenario } from './daemon.js';
 import { emulatorScenario } from './emulator.js';
 import { engineScenario } from './engine.js';
 import { fleetScenario } from './fleet.js';
+import { scaleScenario } from './scale.js';
 
 export const SCENARIOS: readonly Scenario[] = [
   emulatorScenario,
   engineScenario,
   daemonScenario,
+  scaleScenario,
   fleetScenario,
 ];
