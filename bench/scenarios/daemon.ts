@@ -51,8 +51,6 @@ const TARGET_THROUGHPUT_RATIO = 0.7;
 const TARGET_P99_RATIO = 2;
 /** Spawn to the first 200 from /readyz, median, in ms. */
 const TARGET_READY_MS = 1_000;
-/** Resident memory a few seconds after start-up, in bytes (MB = 10⁶ bytes). */
-const TARGET_IDLE_RSS_BYTES = 80_000_000;
 
 // ---------------------------------------------------------------------------------------------
 // Set-up
@@ -801,11 +799,13 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
         met: undefined,
       },
       {
-        measure: `4. Idle RSS, ${options.idleMs / 1000} s after ready, ${TARGET_COUNT} targets, median`,
+        // The target is held in the scale scenario, on the production shape (no emulator in
+        // the process); this row is the `npm start` shape, with the emulator's code loaded.
+        measure: `4. Idle RSS, ${options.idleMs / 1000} s after ready, ${TARGET_COUNT} targets, built-in emulator in the same process (the target is held in the scale scenario, without it), median`,
         result: formatMB(idleRss),
         baseline: `${formatMB(bareIdleRss)} (${BARE})`,
-        target: `< ${formatMB(TARGET_IDLE_RSS_BYTES)}`,
-        met: idleRss < TARGET_IDLE_RSS_BYTES,
+        target: '–',
+        met: undefined,
       },
       {
         measure:

@@ -5,11 +5,13 @@ import { emulatorScenario } from './emulator.js';
 import { engineScenario } from './engine.js';
 import { fleetScenario } from './fleet.js';
 import { scaleScenario } from './scale.js';
+import { upstreamScenario } from './upstream.js';
 
 export const SCENARIOS: readonly Scenario[] = [
   emulatorScenario,
   engineScenario,
   daemonScenario,
   scaleScenario,
+  upstreamScenario,
   fleetScenario,
 ];
