@@ -173,14 +173,16 @@ export function onClientError(error: NodeJS.ErrnoException, socket: Duplex): voi
     socket.destroy();
     return;
   }
-  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  // 400 either way: InvalidRequest is a 400 in SPEC's table (not 431, which it does not name).
   const body = errorBody(
-    tooLarge
-      ? new ApiError('InvalidRequest', 'headers: larger than the server accepts')
-      : invalid('request: not a well-formed HTTP/1.1 request'),
+    invalid(
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? 'request: the request line and headers are larger than the server accepts (16 KiB)'
+        : 'request: not a well-formed HTTP/1.1 request',
+    ),
   );
   socket.end(
-    `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+    'HTTP/1.1 400 Bad Request\r\n' +
       'content-type: application/json\r\ncache-control: no-store\r\nconnection: close\r\n' +
       `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
