@@ -4,6 +4,10 @@
  * per-request framework machinery on the path clients poll, and a cache hit answered without
  * waiting on a promise — and hands the other methods (POST bodies, 405) to an express app built
  * from the same table, loaded on first use. Every answer is counted under its route pattern.
+ *
+ * On shutdown the front drains (every answer from then on carries `Connection: close`, so a
+ * keep-alive client closes its connection after it instead of having it reset later), and at the
+ * end of the grace period it answers whatever is still waiting (`abandon`).
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -43,9 +47,21 @@ export function hostName(host: string): string {
 /** Connections on which an answer has been sent: a later parse error there only closes them. */
 const answered = new WeakSet<object>();
 
-function send(res: ServerResponse, answer: Reply): void {
+/** The flat header pair that makes Node close the connection once the answer is written. */
+const CLOSE = ['connection', 'close'] as const;
+
+/**
+ * Writes `answer`, with `Connection: close` when `close`. A request already answered (by
+ * `abandon` at the end of the grace period) is left alone: its late answer goes nowhere.
+ */
+function send(res: ServerResponse, answer: Reply, close: boolean): void {
+  if (res.headersSent || res.writableEnded) return;
   if (res.socket) answered.add(res.socket);
-  res.writeHead(answer.status, answer.headers as string[]);
+  // Rendered replies are shared between requests: add to a copy, never to them.
+  res.writeHead(
+    answer.status,
+    (close ? [...answer.headers, ...CLOSE] : answer.headers) as string[],
+  );
   res.end(answer.body);
 }
 
@@ -57,6 +73,13 @@ export interface Front {
   readonly listener: RequestListener;
   /** Requests being answered now. */
   inFlight(): number;
+  /** From now on every answer carries `Connection: close` (shutdown has begun). */
+  drain(): void;
+  /**
+   * Answers every request still waiting for its answer with `error` (and `Connection: close`);
+   * their own answers, when they come, are dropped. Returns how many were answered.
+   */
+  abandon(error: ApiError): number;
 }
 
 export function createFront(options: FrontOptions): Front {
@@ -75,6 +98,10 @@ export function createFront(options: FrontOptions): Front {
   const unmatched = metricsFor('unmatched');
   let app: Promise<Express> | undefined;
   let inFlight = 0;
+  let draining = false;
+  /** How to answer each request whose answer is still to come (a load, a body, express). */
+  const waiting = new Set<(answer: Reply) => void>();
+  const write = (res: ServerResponse, answer: Reply) => send(res, answer, draining);
   // Clients send the same Host on every request: remember the last one that passed.
   let acceptedHost: string | undefined;
 
@@ -112,8 +139,12 @@ export function createFront(options: FrontOptions): Front {
     const path = q === -1 ? url : url.slice(0, q);
     const found = match(path);
     const observe = found ? metricsFor(found.route.pattern) : unmatched;
+    let finished = false;
     const finish = (answer: Reply) => {
-      send(res, answer);
+      if (finished) return;
+      finished = true;
+      waiting.delete(finish);
+      write(res, answer);
       inFlight -= 1;
       observe.observe(answer.status, (clock.monotonic() - started) / 1000);
     };
@@ -145,22 +176,43 @@ export function createFront(options: FrontOptions): Front {
         finish(fail(error));
         return;
       }
-      if (answer instanceof Promise) answer.then(finish, (error: unknown) => finish(fail(error)));
-      else finish(answer);
+      if (answer instanceof Promise) {
+        waiting.add(finish);
+        answer.then(finish, (error: unknown) => finish(fail(error)));
+      } else {
+        finish(answer);
+      }
       return;
     }
+    const abandoned = (answer: Reply) => send(res, answer, true);
+    waiting.add(abandoned);
     res.once('close', () => {
+      waiting.delete(abandoned);
       inFlight -= 1;
       observe.observe(res.statusCode, (clock.monotonic() - started) / 1000);
     });
-    app ??= expressApp(routes, logger);
+    app ??= expressApp(routes, logger, write);
     app.then(
       (express) => express(req, res),
-      (error: unknown) => send(res, fail(error)),
+      (error: unknown) => write(res, fail(error)),
     );
   };
 
-  return { listener, inFlight: () => inFlight };
+  return {
+    listener,
+    inFlight: () => inFlight,
+    drain: () => {
+      draining = true;
+    },
+    abandon: (error) => {
+      draining = true;
+      const answers = [...waiting];
+      waiting.clear();
+      const answer = errorReply(error);
+      for (const answerWith of answers) answerWith(answer);
+      return answers.length;
+    },
+  };
 }
 
 /**
@@ -192,7 +244,11 @@ export function onClientError(error: NodeJS.ErrnoException, socket: Duplex): voi
  * Express, for what needs more than a GET: bodies, 405 and their errors; built from the route
  * table and imported only when first needed, so a daemon that is only polled never loads it.
  */
-async function expressApp(routes: readonly Route[], logger: Logger): Promise<Express> {
+async function expressApp(
+  routes: readonly Route[],
+  logger: Logger,
+  send: (res: ServerResponse, answer: Reply) => void,
+): Promise<Express> {
   const { default: express } = await import('express');
   const app = express();
   app.disable('x-powered-by');
@@ -232,6 +288,7 @@ async function expressApp(routes: readonly Route[], logger: Logger): Promise<Exp
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const apiError = bodyParserError(error) ?? toApiError(error);
     if (apiError.code === 'InternalError') logger.error({ err: error }, 'request failed');
+    if (res.writableEnded) return; // answered already, at the end of the shutdown grace period
     if (res.headersSent) {
       res.destroy();
       return;

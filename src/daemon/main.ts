@@ -4,7 +4,7 @@
  * shutdown undo it in reverse. Reading this file tells how the program is built.
  */
 import { type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, Server as NetServer } from 'node:net';
 import { Registry } from 'prom-client';
 import type { CredentialKey } from '../cache/key.js';
 import { type Clock, systemClock } from '../clock.js';
@@ -21,6 +21,7 @@ import { createRedshiftCredentialsProvider } from '../providers/redshift-serverl
 import { type CredentialEngine, createCredentialEngine } from '../refresh/engine.js';
 import { TokenAuth } from './auth.js';
 import { type Config, ConfigError, allowList, defaultDuration } from './config.js';
+import { ApiError } from './errors.js';
 import { createFront, onClientError } from './http.js';
 import { type Logger, createLogger } from './logger.js';
 import { Readiness } from './readiness.js';
@@ -33,6 +34,18 @@ const EMULATOR_CREDENTIALS = {
   secretAccessKey: 'credcache-emulator-placeholder-secret',
 };
 const EMULATOR_REGION = 'us-east-1';
+
+/**
+ * On shutdown, idle connections are closed this long after SIGTERM (at most the grace period),
+ * then again at this interval. Each sweep runs after the event loop has next read the sockets,
+ * so a request a client wrote before the sweep (on loopback: already in the socket) makes its
+ * connection busy and is answered rather than reset; the delay itself is for a client that has
+ * just connected and not yet written its request. Short: it is added to every shutdown with an
+ * idle keep-alive connection open.
+ */
+const IDLE_LINGER_MS = 100;
+/** After answering what was left at the grace deadline, how long those answers get to go out. */
+const FLUSH_MS = 250;
 
 export interface DaemonOptions {
   readonly config: Config;
@@ -62,7 +75,11 @@ export interface Daemon {
   readonly registry: Registry;
   readonly readiness: Readiness;
   readonly warm: WarmReport;
-  /** Stops accepting, lets in-flight requests finish (up to the grace period), stops timers. */
+  /**
+   * Stops accepting (new connections are refused), answers what it has received with
+   * `Connection: close`, closes idle connections, and waits up to the grace period for the rest;
+   * requests still waiting then are answered 504 (retryable). Then stops timers and upstream.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -272,11 +289,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const server = createServer({ keepAliveTimeout: 65_000 }, front.listener);
   server.on('clientError', onClientError);
   // Probes and scrapes come to the pod's address: a listener that serves nothing secret.
-  const probeServer = config.probeListen
-    ? createServer(
-        createFront({ routes: routes.filter((route) => !route.auth), auth, metrics, clock, logger })
-          .listener,
-      ).on('clientError', onClientError)
+  const probeFront = config.probeListen
+    ? createFront({ routes: routes.filter((route) => !route.auth), auth, metrics, clock, logger })
+    : undefined;
+  const probeServer = probeFront
+    ? createServer(probeFront.listener).on('clientError', onClientError)
     : undefined;
   const cleanupUpstream = async () => {
     engine.stop();
@@ -337,28 +354,60 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
-      logger.info({ graceSeconds: config.shutdownGraceSeconds }, 'shutting down');
+      const graceMs = config.shutdownGraceSeconds * 1000;
+      // Refuse new connections first (ECONNREFUSED, which clients retry), rather than accept
+      // them and drop them. net.Server's close, not http.Server's: that one also destroys every
+      // idle keep-alive connection at once, under any request a client has just written on it.
+      const closed = new Promise<void>((resolve) =>
+        NetServer.prototype.close.call(server, () => resolve()),
+      );
+      front.drain();
+      probeFront?.drain();
       readiness.shutDown();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      await new Promise<void>((resolve) => {
-        const timer = clock.setTimeout(resolve, config.shutdownGraceSeconds * 1000);
-        const poll = () => {
-          if (front.inFlight() === 0) {
-            timer.cancel();
-            resolve();
-          } else {
-            pollTimer = clock.setTimeout(poll, 10);
-          }
-        };
-        let pollTimer = clock.setTimeout(poll, 0);
+      // Logged once the listener is closed: whoever reads it can count on refused connections.
+      logger.info(
+        { graceSeconds: config.shutdownGraceSeconds, inFlight: front.inFlight() },
+        'shutting down',
+      );
+      const drained = await new Promise<boolean>((resolve) => {
+        let sweep = clock.setTimeout(
+          function closeIdle() {
+            // After the event loop's next read of the sockets, so a request already in a
+            // socket makes its connection busy first, however late this timer ran.
+            setImmediate(() => server.closeIdleConnections());
+            sweep = clock.setTimeout(closeIdle, IDLE_LINGER_MS);
+          },
+          Math.min(IDLE_LINGER_MS, graceMs),
+        );
+        const deadline = clock.setTimeout(() => {
+          sweep.cancel();
+          resolve(false);
+        }, graceMs);
         void closed.then(() => {
-          pollTimer.cancel();
-          timer.cancel();
-          resolve();
+          sweep.cancel();
+          deadline.cancel();
+          resolve(true);
         });
       });
-      server.closeAllConnections();
+      if (!drained) {
+        const answered = front.abandon(
+          new ApiError(
+            'UpstreamTimeout',
+            `daemon shutting down: no answer within shutdownGraceSeconds (${config.shutdownGraceSeconds} s); retry`,
+            { retryable: true, retryAfterSeconds: 1 },
+          ),
+        );
+        logger.warn({ inFlight: answered }, 'grace period over; answering requests in flight');
+        // Those answers close their connections; whatever else is left is dropped.
+        await new Promise<void>((resolve) => {
+          const flushed = clock.setTimeout(resolve, FLUSH_MS);
+          void closed.then(() => {
+            flushed.cancel();
+            resolve();
+          });
+        });
+        server.closeAllConnections();
+      }
       await closed;
       if (probeServer) {
         // Probes saw 503 on /readyz while draining; now they go too.

@@ -1,0 +1,336 @@
+/**
+ * SIGTERM under load (issue 8): `credcache serve --emulator` as a real process, polled by
+ * keep-alive clients on every credential route while cold misses are held in flight by the
+ * emulator's latency fault, then told to stop.
+ *
+ * What a client sees when the daemon stops is what Go's `http.Server.Shutdown` gives (the EKS
+ * Pod Identity Agent stops its credential server that way, aws/eks-pod-identity-agent
+ * pkg/server/server.go), which the AWS SDKs' container-credential providers already cope with:
+ * - The listener closes at once: a new connection is refused (ECONNREFUSED), an error every
+ *   SDK treats as "endpoint not there, retry", rather than accepted and then dropped. A
+ *   request that reaches a stopping daemon would only be answered by a process about to exit.
+ * - Every request the daemon has received is answered in full, and every answer after SIGTERM
+ *   carries `Connection: close`, so a keep-alive client closes its connection after that answer
+ *   (its next request opens a new connection, which is refused) instead of having the
+ *   connection reset under a later request. Connections idle at SIGTERM are closed after a short
+ *   linger, time to read a request already on the wire.
+ * - The process exits 0 as soon as no connection is left, at the latest `shutdownGraceSeconds`
+ *   after SIGTERM. A request still waiting for AWS then is answered 504 `UpstreamTimeout`
+ *   (retryable, `Retry-After`, `Connection: close`) rather than cut off.
+ */
+import assert from 'node:assert/strict';
+import { Agent } from 'node:http';
+import {
+  type DaemonProcess,
+  type Exchange,
+  control,
+  emulatorCalls,
+  httpRequest,
+  serveProcess,
+  stopProcess,
+  writeConfig,
+} from '../support/process.js';
+
+const TOKEN = 'sigterm-test-token-0123456789';
+const TABLE_ARN = 'arn:aws:glue:us-east-1:123456789012:table/sales/orders';
+const coldTable = (i: number) => `arn:aws:glue:us-east-1:123456789012:table/sales/cold_${i}`;
+
+const config = (graceSeconds: number) => `
+listen: 127.0.0.1:0
+shutdownGraceSeconds: ${graceSeconds}
+auth:
+  token: ${TOKEN}
+log:
+  level: info
+targets:
+  - name: orders
+    source: lakeformation_table
+    tableArn: ${TABLE_ARN}
+    permissions: [SELECT]
+  - name: orders-2026
+    source: lakeformation_partition
+    tableArn: ${TABLE_ARN}
+    permissions: [SELECT]
+    values: ['2026', '11']
+  - name: warehouse
+    source: redshift_serverless
+    workgroupName: analytics
+    dbName: dev
+`;
+
+/** Every credential route the pollers cycle through: the targets and the query routes. */
+const POLLED = [
+  '/v1/targets/orders',
+  '/v1/targets/orders-2026',
+  '/v1/targets/warehouse',
+  `/v1/lakeformation/table-credentials?tableArn=${TABLE_ARN}&permissions=SELECT`,
+  `/v1/lakeformation/partition-credentials?tableArn=${TABLE_ARN}&permissions=SELECT&values=2026&values=11`,
+  '/v1/redshift-serverless/credentials?workgroupName=analytics&dbName=dev',
+];
+
+/** A cold miss: a key nobody asked for yet (GET on the query routes, or POST). */
+interface Cold {
+  readonly path: string;
+  readonly body?: string;
+}
+
+const coldMisses = (count: number, tag: string): Cold[] =>
+  Array.from({ length: count }, (_, i): Cold => {
+    switch (i % 3) {
+      case 0:
+        return { path: `/v1/redshift-serverless/credentials?workgroupName=${tag}-${i}` };
+      case 1:
+        return {
+          path: `/v1/lakeformation/table-credentials?tableArn=${coldTable(i)}&permissions=SELECT`,
+        };
+      default:
+        // POST goes through the front's other path (express, with a body).
+        return {
+          path: '/v1/lakeformation/partition-credentials',
+          body: JSON.stringify({
+            TableArn: coldTable(i),
+            Partition: { Values: [tag, String(i)] },
+            Permissions: ['SELECT'],
+          }),
+        };
+    }
+  });
+
+interface Outcome extends Exchange {
+  readonly who: string;
+  /** The request's bytes reached the kernel before the test sent SIGTERM. */
+  writtenBeforeSignal: boolean;
+}
+
+/** A 200 with a whole credential in its body (the secret field present). */
+function complete(outcome: Outcome): boolean {
+  if (outcome.status !== 200 || outcome.body === undefined) return false;
+  try {
+    const body = JSON.parse(outcome.body) as Record<string, unknown>;
+    return (
+      typeof (body.SecretAccessKey ?? body.dbPassword) === 'string' &&
+      typeof (body.Expiration ?? body.expiration) === 'string'
+    );
+  } catch {
+    return false;
+  }
+}
+
+const describeOutcome = (o: Outcome) =>
+  `${o.who}: ${o.error ?? `${o.status} ${String(o.body).slice(0, 120)}`} (written ${o.written}, before signal ${o.writtenBeforeSignal}, reused ${o.reusedSocket})`;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until the emulator has received `total` calls (requests held by a fault included). */
+async function untilCalls(emulatorUrl: string, total: number): Promise<void> {
+  for (;;) {
+    if ((await emulatorCalls(emulatorUrl)).total >= total) return;
+    await sleep(20);
+  }
+}
+
+class Load {
+  readonly outcomes: Outcome[] = [];
+  signalled = false;
+  readonly #agents: Agent[] = [];
+
+  constructor(readonly daemon: DaemonProcess) {}
+
+  agent(): Agent {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    this.#agents.push(agent);
+    return agent;
+  }
+
+  async send(who: string, agent: Agent, path: string, body?: string): Promise<Outcome> {
+    const outcome: Outcome = {
+      who,
+      writtenBeforeSignal: false,
+      written: false,
+      reusedSocket: false,
+    };
+    Object.assign(
+      outcome,
+      await httpRequest(`${this.daemon.url}${path}`, {
+        agent,
+        headers: { authorization: TOKEN },
+        ...(body !== undefined && { body }),
+        onWritten: () => (outcome.writtenBeforeSignal = !this.signalled),
+      }),
+    );
+    this.outcomes.push(outcome);
+    return outcome;
+  }
+
+  /** Polls round the routes on one keep-alive connection until a request fails. */
+  async poll(index: number): Promise<void> {
+    const agent = this.agent();
+    for (let i = index; ; i++) {
+      const outcome = await this.send(`poller ${index}`, agent, POLLED[i % POLLED.length] ?? '/');
+      if (outcome.error !== undefined) return;
+    }
+  }
+
+  destroy(): void {
+    for (const agent of this.#agents) agent.destroy();
+  }
+}
+
+describe('SIGTERM under load (process)', function () {
+  this.timeout(30_000);
+  let daemon: DaemonProcess | undefined;
+  let load: Load | undefined;
+
+  afterEach(async () => {
+    load?.destroy();
+    if (daemon) await stopProcess(daemon, 'SIGKILL');
+    daemon = load = undefined;
+  });
+
+  it('answers every request it received, closes keep-alive connections with Connection: close, refuses new ones, and exits 0 within the grace period', async () => {
+    const POLLERS = 32;
+    // Below the upstream budget's concurrency (8 by default): all of them are held upstream at once.
+    const COLD = 6;
+    const LATENCY_MS = 1_500;
+    const GRACE_SECONDS = 5;
+    const { file } = await writeConfig(config(GRACE_SECONDS));
+    daemon = await serveProcess(['--config', file, '--emulator']);
+    const emulatorUrl = daemon.emulatorUrl ?? assert.fail('no emulator URL');
+    const current = new Load(daemon);
+    load = current;
+
+    // The query routes' keys are loaded once, so the pollers hit the cache.
+    for (const path of POLLED) {
+      const warm = await current.send('warm-up', current.agent(), path);
+      assert.equal(warm.status, 200, describeOutcome(warm));
+    }
+    const warmCalls = (await emulatorCalls(emulatorUrl)).total;
+    await control(emulatorUrl, '/_emulator/faults', {
+      operation: '*',
+      mode: 'latency',
+      latencyMs: LATENCY_MS,
+    });
+
+    const pollers = Array.from({ length: POLLERS }, (_, i) => current.poll(i));
+    const cold = coldMisses(COLD, 'sigterm').map((miss, i) =>
+      current.send(`cold ${i}`, current.agent(), miss.path, miss.body),
+    );
+    // Every cold miss has reached the emulator and is held there; the pollers are polling.
+    await untilCalls(emulatorUrl, warmCalls + COLD);
+    await sleep(200);
+
+    current.signalled = true;
+    const signalledAt = performance.now();
+    daemon.child.kill('SIGTERM');
+
+    // Once the daemon says it is shutting down, new connections are refused.
+    await daemon.waitFor('shutting down');
+    const late = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        current.send(`new connection ${i}`, new Agent({ keepAlive: true }), POLLED[i] ?? '/'),
+      ),
+    );
+
+    const [code, signal] = await daemon.exited;
+    const exitMs = performance.now() - signalledAt;
+    await Promise.all([...pollers, ...cold]);
+
+    assert.deepEqual([code, signal], [0, null], daemon.stderr());
+    assert.ok(
+      exitMs < GRACE_SECONDS * 1000,
+      `exited ${Math.round(exitMs)} ms after SIGTERM, grace ${GRACE_SECONDS} s`,
+    );
+    assert.ok(daemon.logs.some((line) => line.msg === 'stopped'));
+    assert.ok(
+      !daemon.logs.some((line) => line.msg === 'grace period over; answering requests in flight'),
+      'nothing was left in flight at the deadline',
+    );
+
+    const { outcomes } = current;
+    // No request failed other than by a refused new connection (nothing reset, nothing cut).
+    const broken = outcomes.filter(
+      (o) => !(complete(o) || (o.error === 'ECONNREFUSED' && !o.written)),
+    );
+    assert.deepEqual(broken.map(describeOutcome), []);
+
+    // Every request written before SIGTERM got its whole 200 answer.
+    const before = outcomes.filter((o) => o.writtenBeforeSignal);
+    assert.ok(before.length > POLLERS + COLD, `only ${before.length} requests before SIGTERM`);
+    assert.deepEqual(before.filter((o) => !complete(o)).map(describeOutcome), []);
+
+    // Each cold miss was held upstream at SIGTERM, and answered after it with Connection: close.
+    const coldOutcomes = outcomes.filter((o) => o.who.startsWith('cold '));
+    assert.equal(coldOutcomes.length, COLD);
+    for (const o of coldOutcomes) {
+      assert.ok(complete(o), describeOutcome(o));
+      assert.equal(o.headers?.['x-credcache-result'], 'miss', o.who);
+      assert.equal(o.headers?.connection, 'close', o.who);
+    }
+
+    // Each keep-alive poller: its connection was closed by an answer carrying Connection: close
+    // (none did before SIGTERM); its next request opened a new connection, which was refused.
+    for (let i = 0; i < POLLERS; i++) {
+      const mine = outcomes.filter((o) => o.who === `poller ${i}`);
+      const last = mine.at(-1);
+      const closing = mine.at(-2);
+      assert.equal(last?.error, 'ECONNREFUSED', `poller ${i}: ${last && describeOutcome(last)}`);
+      assert.ok(closing && complete(closing), `poller ${i}`);
+      assert.equal(closing.headers?.connection, 'close', describeOutcome(closing));
+      assert.ok(
+        mine.slice(0, -2).every((o) => o.headers?.connection === 'keep-alive'),
+        `poller ${i}: only the last answer closes the connection`,
+      );
+    }
+
+    // New connections after the daemon began shutting down: refused, never accepted and dropped.
+    assert.deepEqual(
+      late.map((o) => o.error),
+      late.map(() => 'ECONNREFUSED'),
+    );
+  });
+
+  it('answers a request still waiting for AWS at the end of the grace period with a retryable 504, and exits 0', async () => {
+    const GRACE_SECONDS = 1;
+    const COLD = 4;
+    const { file } = await writeConfig(config(GRACE_SECONDS));
+    daemon = await serveProcess(['--config', file, '--emulator']);
+    const emulatorUrl = daemon.emulatorUrl ?? assert.fail('no emulator URL');
+    const current = new Load(daemon);
+    load = current;
+    const warmCalls = (await emulatorCalls(emulatorUrl)).total;
+    // The emulator holds these requests and never answers them.
+    await control(emulatorUrl, '/_emulator/faults', { operation: '*', mode: 'hang' });
+    const cold = coldMisses(COLD, 'stuck').map((miss, i) =>
+      current.send(`cold ${i}`, current.agent(), miss.path, miss.body),
+    );
+    await untilCalls(emulatorUrl, warmCalls + COLD);
+
+    current.signalled = true;
+    const signalledAt = performance.now();
+    daemon.child.kill('SIGTERM');
+    const answers = await Promise.all(cold);
+    const [code, signal] = await daemon.exited;
+    const exitMs = performance.now() - signalledAt;
+
+    assert.deepEqual([code, signal], [0, null], daemon.stderr());
+    for (const answer of answers) {
+      assert.equal(answer.status, 504, describeOutcome(answer));
+      assert.equal(answer.headers?.connection, 'close');
+      assert.equal(answer.headers?.['retry-after'], '1');
+      const body = JSON.parse(answer.body ?? '') as {
+        error: { code: string; message: string; retryable: boolean };
+      };
+      assert.equal(body.error.code, 'UpstreamTimeout');
+      assert.equal(body.error.retryable, true);
+      assert.match(body.error.message, /shutting down/);
+    }
+    // It waited the grace period for them, and no longer: the upstream never answers.
+    assert.ok(exitMs >= GRACE_SECONDS * 1000, `exited after ${Math.round(exitMs)} ms`);
+    assert.ok(exitMs < GRACE_SECONDS * 1000 + 5_000, `exited after ${Math.round(exitMs)} ms`);
+    const deadline = daemon.logs.find(
+      (line) => line.msg === 'grace period over; answering requests in flight',
+    );
+    assert.equal(deadline?.inFlight, COLD);
+    assert.ok(daemon.logs.some((line) => line.msg === 'stopped'));
+  });
+});
