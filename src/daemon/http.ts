@@ -304,8 +304,10 @@ function bodyParserError(error: unknown): ApiError | undefined {
   if (error instanceof ApiError || typeof error !== 'object' || error === null) return undefined;
   const status = (error as { status?: unknown }).status;
   if (!('type' in error)) {
+    // A 4xx without a type here is body-parser's wrap of an error of the body stream itself:
+    // decompression (zlib's Z_DATA_ERROR, brotli's errors) of a body its Content-Encoding misnames.
     return typeof status === 'number' && status >= 400 && status < 500
-      ? invalid('request: malformed')
+      ? invalid('body: could not be decoded; does it match its Content-Encoding?')
       : undefined;
   }
   switch ((error as { type: unknown }).type) {
