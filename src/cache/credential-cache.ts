@@ -46,7 +46,15 @@ export interface CacheEntry {
   readonly rendered: Record<string, unknown>;
 }
 
-export type Load = (key: CredentialKey, lane: Lane) => Promise<IssuedCredentials<unknown>>;
+/**
+ * Loads a credential in `lane`. For a background load, `urgent` settles when a client starts
+ * waiting on it: from then on it is a client's miss, and goes as on-demand if it has not started.
+ */
+export type Load = (
+  key: CredentialKey,
+  lane: Lane,
+  urgent?: Promise<void>,
+) => Promise<IssuedCredentials<unknown>>;
 
 export interface CredentialCacheOptions {
   readonly clock: Clock;
@@ -95,6 +103,8 @@ export class CredentialCache {
   readonly #entries: LRUCache<string, CacheEntry>;
   readonly #negative = new Map<string, NegativeEntry>();
   readonly #flights = new SingleFlight<CacheEntry>();
+  /** Background loads in flight, by key id: what makes one urgent when a client joins it. */
+  readonly #urgent = new Map<string, () => void>();
 
   constructor(options: CredentialCacheOptions) {
     this.#clock = options.clock;
@@ -160,6 +170,9 @@ export class CredentialCache {
       this.#negative.delete(key.id);
     }
     const { promise, joined } = this.#flights.run(key.id, () => this.#fetch(key, 'on_demand'));
+    // A client now waits on this load: a background refresh still queued must not keep it waiting
+    // behind every other client's miss.
+    if (joined) this.#urgent.get(key.id)?.();
     this.#onLookup?.(key, joined ? 'coalesced' : 'miss');
     const entry = await promise;
     entry.lastUsedAt = this.#clock.now();
@@ -180,13 +193,19 @@ export class CredentialCache {
    * refresher) decides what to keep.
    */
   refresh(key: CredentialKey): Promise<CacheEntry> {
-    return this.#flights.run(key.id, () => this.#fetch(key, 'background')).promise;
+    let makeUrgent: () => void = () => undefined;
+    const urgent = new Promise<void>((resolve) => (makeUrgent = resolve));
+    const { promise, joined } = this.#flights.run(key.id, () =>
+      this.#fetch(key, 'background', urgent),
+    );
+    if (!joined) this.#urgent.set(key.id, makeUrgent);
+    return promise;
   }
 
-  async #fetch(key: CredentialKey, lane: Lane): Promise<CacheEntry> {
+  async #fetch(key: CredentialKey, lane: Lane, urgent?: Promise<void>): Promise<CacheEntry> {
     let issued: IssuedCredentials<unknown>;
     try {
-      issued = await this.#load(key, lane);
+      issued = await this.#load(key, lane, urgent);
     } catch (error) {
       if (isDeterministic(error) && this.#negativeTtlMs > 0) {
         this.#negative.set(key.id, { error, until: this.#clock.now() + this.#negativeTtlMs });
@@ -198,6 +217,9 @@ export class CredentialCache {
         if (!this.servable(previous)) this.evict(key, 'revoked', previous);
       }
       throw error;
+    } finally {
+      // The flight ends (SingleFlight forgets it only after this): nothing left to make urgent.
+      if (urgent) this.#urgent.delete(key.id);
     }
     this.#negative.delete(key.id);
     const previous = this.#entries.peek(key.id);

@@ -2,7 +2,9 @@
  * The shared upstream budget: every AWS call, whoever makes it, takes a slot (at most
  * `maxConcurrent` at once) and a token (at most `ratePerSecond` on average, bursts of `burst`).
  * Waiting calls form two queues; a client waiting on a miss (`on_demand`) always goes before a
- * background refresh, which can wait.
+ * background refresh, which can wait. A waiting refresh that a client comes to wait on (its
+ * credential ran out meanwhile) joins the on-demand queue then: otherwise that client would wait
+ * for as long as other clients' misses keep coming.
  */
 import type { Lane } from '../cache/credential-cache.js';
 import type { Clock, Timer } from '../clock.js';
@@ -48,10 +50,13 @@ export class UpstreamBudget {
     this.#refilledAt = this.#clock.now();
   }
 
-  /** Runs `call` when the budget allows, on-demand calls first; resolves or rejects with it. */
-  run<T>(lane: Lane, call: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `call` when the budget allows, on-demand calls first; resolves or rejects with it. A
+   * background call still waiting when `urgent` settles moves to the end of the on-demand queue.
+   */
+  run<T>(lane: Lane, call: () => Promise<T>, urgent?: Promise<unknown>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queues[lane].push({
+      const waiter: Waiter = {
         start: () => {
           call()
             .then(resolve, reject)
@@ -60,9 +65,20 @@ export class UpstreamBudget {
               this.#dispatch();
             });
         },
-      });
+      };
+      this.#queues[lane].push(waiter);
+      if (lane === 'background' && urgent) void urgent.then(() => this.#promote(waiter));
       this.#dispatch();
     });
+  }
+
+  /** A background call a client now waits on goes on as on-demand, unless it has started. */
+  #promote(waiter: Waiter): void {
+    const at = this.#queues.background.indexOf(waiter);
+    if (at === -1) return;
+    this.#queues.background.splice(at, 1);
+    this.#queues.on_demand.push(waiter);
+    this.#dispatch();
   }
 
   /** Calls waiting for the budget, per lane. */

@@ -73,9 +73,9 @@ export function createCredentialEngine(options: CredentialEngineOptions): Creden
   const budgeted = budgetedLoad(options.providers, budget);
   const onLoad = options.on?.load;
   const load: Load = onLoad
-    ? async (key, lane) => {
+    ? async (key, lane, urgent) => {
         try {
-          const issued = await budgeted(key, lane);
+          const issued = await budgeted(key, lane, urgent);
           onLoad(key, lane);
           return issued;
         } catch (error) {
