@@ -286,14 +286,21 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     ],
   });
 
-  const server = createServer({ keepAliveTimeout: 65_000 }, front.listener);
-  server.on('clientError', onClientError);
+  // Node would answer two requests itself, with a bare status and no JSON error: an HTTP/1.1
+  // request without Host (400) and an Expect other than 100-continue (417). The front answers
+  // both instead: a Host-less request cannot come from a browser, so the rebinding guard loses
+  // nothing, and an unknown expectation may be ignored (RFC 9110, 10.1.1).
+  const serverOptions = { keepAliveTimeout: 65_000, requireHostHeader: false };
+  const server = createServer(serverOptions, front.listener);
+  server.on('clientError', onClientError).on('checkExpectation', front.listener);
   // Probes and scrapes come to the pod's address: a listener that serves nothing secret.
   const probeFront = config.probeListen
     ? createFront({ routes: routes.filter((route) => !route.auth), auth, metrics, clock, logger })
     : undefined;
   const probeServer = probeFront
-    ? createServer(probeFront.listener).on('clientError', onClientError)
+    ? createServer({ requireHostHeader: false }, probeFront.listener)
+        .on('clientError', onClientError)
+        .on('checkExpectation', probeFront.listener)
     : undefined;
   const cleanupUpstream = async () => {
     engine.stop();
