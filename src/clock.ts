@@ -3,12 +3,7 @@
  * so that tests can drive refresh schedules, expiry and fault latencies in virtual time
  * without sleeping.
  */
-import {
-  createTask,
-  schedule as cronSchedule,
-  parse as parseCron,
-  validate as isCronExpression,
-} from 'node-cron';
+import { createTask, parse as parseCron, validate as isCronExpression } from 'node-cron';
 
 /** A scheduled callback; `cancel` is idempotent. */
 export interface Timer {
@@ -35,10 +30,105 @@ export interface Clock {
 /** Cron expressions are read in UTC, so a schedule means the same on every host. */
 const CRON_TIMEZONE = 'Etc/UTC';
 
-function checkCronExpression(expression: string): void {
-  if (!isCronExpression(expression)) {
-    throw new RangeError(`schedule: ${JSON.stringify(expression)} is not a cron expression`);
+/** How far ahead a cron expression's next match is looked for (a leap year). */
+const CRON_HORIZON_MS = 366 * 86_400_000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * The matching seconds of a six-field cron expression, read in UTC. Seconds, minutes and hours
+ * are checked here, on the date's UTC fields; node-cron's own matcher has the last word on the
+ * day fields, and is only made when the expression restricts them: it formats every date it
+ * checks with `Intl.DateTimeFormat`, whose first use maps about 6 MB of ICU data and code into
+ * the process. The housekeeping schedule (every 15 s) never needs it.
+ */
+class CronMatches {
+  readonly #second: ReadonlySet<number>;
+  readonly #minute: ReadonlySet<number>;
+  readonly #hour: ReadonlySet<number>;
+  readonly #days: ReturnType<typeof createTask> | undefined;
+
+  constructor(readonly expression: string) {
+    if (!isCronExpression(expression)) {
+      throw new RangeError(`schedule: ${JSON.stringify(expression)} is not a cron expression`);
+    }
+    const fields = parseCron(expression);
+    this.#second = new Set(fields.second);
+    this.#minute = new Set(fields.minute);
+    this.#hour = new Set(fields.hour);
+    const everyDay =
+      everyOf(fields.dayOfMonth, 1, 31) &&
+      everyOf(fields.month, 1, 12) &&
+      everyOf(fields.dayOfWeek, 0, 6);
+    this.#days = everyDay
+      ? undefined
+      : createTask(expression, () => undefined, { timezone: CRON_TIMEZONE });
   }
+
+  /** The first matching second after the second `afterMs` falls in; throws past the horizon. */
+  next(afterMs: number): number {
+    const first = Math.floor(afterMs / 1000) * 1000 + 1000;
+    // Second by second, skipping whole hours, minutes and days the fields rule out.
+    for (let at = first; at <= first + CRON_HORIZON_MS;) {
+      const date = new Date(at);
+      if (!this.#hour.has(date.getUTCHours())) at = Math.floor(at / HOUR_MS + 1) * HOUR_MS;
+      else if (!this.#minute.has(date.getUTCMinutes())) at = Math.floor(at / 60_000 + 1) * 60_000;
+      else if (!this.#second.has(date.getUTCSeconds())) at += 1000;
+      else if (!this.#days || this.#days.match(date)) return at;
+      else at = Math.floor(at / DAY_MS + 1) * DAY_MS; // the day fields rule out this day
+    }
+    throw new RangeError(`schedule: ${this.expression} does not match within a year`);
+  }
+
+  destroy(): void {
+    void this.#days?.destroy();
+  }
+}
+
+/** Whether a parsed field holds every value from `min` to `max` (and nothing else). */
+function everyOf(values: readonly (number | string)[], min: number, max: number): boolean {
+  const set = new Set(values);
+  if (set.size !== max - min + 1) return false;
+  for (let value = min; value <= max; value++) if (!set.has(value)) return false;
+  return true;
+}
+
+/**
+ * Runs `callback` at each match of `matches`, as a chain of one-shot timers on `setTimer`,
+ * each re-armed after its run, even one that throws (from the later of the time it ran and the
+ * time it was due, so a timer that fires a little early does not fire twice for one second).
+ */
+function cronTimer(
+  matches: CronMatches,
+  now: () => number,
+  setTimer: (callback: () => void, delayMs: number) => Timer,
+  callback: () => void,
+): Timer {
+  let current: Timer | undefined;
+  let cancelled = false;
+  const arm = (after: number): void => {
+    const due = matches.next(after);
+    current = setTimer(() => {
+      try {
+        callback();
+      } finally {
+        if (!cancelled) arm(Math.max(now(), due));
+      }
+    }, due - now());
+  };
+  try {
+    arm(now());
+  } catch (error) {
+    matches.destroy();
+    throw error;
+  }
+  return {
+    cancel: () => {
+      cancelled = true;
+      current?.cancel();
+      matches.destroy();
+    },
+  };
 }
 
 /** The real clock: `Date.now` and Node's timers. */
@@ -51,20 +141,9 @@ export const systemClock: Clock = {
     return { cancel: () => clearTimeout(handle) };
   },
   schedule(expression, callback) {
-    checkCronExpression(expression);
-    const task = cronSchedule(expression, callback, {
-      timezone: CRON_TIMEZONE,
-      noOverlap: true,
-      unref: true,
-    });
-    return { cancel: () => void task.destroy() };
+    return cronTimer(new CronMatches(expression), Date.now, systemClock.setTimeout, callback);
   },
 };
-
-/** How far ahead the manual clock looks for a cron expression's next match (a leap year). */
-const MANUAL_CRON_HORIZON_MS = 366 * 86_400_000;
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 
 interface ScheduledTimer {
   readonly id: number;
@@ -103,54 +182,16 @@ export class ManualClock implements Clock {
   }
 
   /**
-   * Fires `callback` at each matching second, as a one-shot timer re-armed after every run.
-   * node-cron's own matcher decides, so a schedule means here what it means on the system clock.
+   * Fires `callback` at each matching second, as a one-shot timer re-armed after every run,
+   * on the same matches as the system clock.
    */
   schedule(expression: string, callback: () => void): Timer {
-    checkCronExpression(expression);
-    const matcher = createTask(expression, () => undefined, { timezone: CRON_TIMEZONE });
-    const fields = parseCron(expression);
-    const allowed = {
-      second: new Set(fields.second),
-      minute: new Set(fields.minute),
-      hour: new Set(fields.hour),
-    };
-    const nextMatch = (): number => {
-      const first = Math.floor(this.#now / 1000) * 1000 + 1000;
-      // Second by second, skipping whole hours, minutes and days the fields rule out; the
-      // matcher has the last word on every candidate.
-      for (let at = first; at <= first + MANUAL_CRON_HORIZON_MS;) {
-        const date = new Date(at);
-        if (!allowed.hour.has(date.getUTCHours())) at = Math.floor(at / HOUR_MS + 1) * HOUR_MS;
-        else if (!allowed.minute.has(date.getUTCMinutes()))
-          at = Math.floor(at / 60_000 + 1) * 60_000;
-        else if (!allowed.second.has(date.getUTCSeconds())) at += 1000;
-        else if (matcher.match(date)) return at;
-        else at = Math.floor(at / DAY_MS + 1) * DAY_MS; // the day fields rule out this day
-      }
-      throw new RangeError(`ManualClock.schedule: ${expression} does not match within a year`);
-    };
-    let current: Timer | undefined;
-    let cancelled = false;
-    const arm = (): void => {
-      current = this.setTimeout(() => {
-        callback();
-        if (!cancelled) arm();
-      }, nextMatch() - this.#now);
-    };
-    try {
-      arm();
-    } catch (error) {
-      void matcher.destroy();
-      throw error;
-    }
-    return {
-      cancel: () => {
-        cancelled = true;
-        current?.cancel();
-        void matcher.destroy();
-      },
-    };
+    return cronTimer(
+      new CronMatches(expression),
+      () => this.#now,
+      (run, delayMs) => this.setTimeout(run, delayMs),
+      callback,
+    );
   }
 
   /** Number of timers scheduled and not yet fired or cancelled. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createTask } from 'node-cron';
 import { ManualClock, systemClock } from '../src/clock.js';
 
 describe('ManualClock', () => {
@@ -88,6 +89,64 @@ describe('ManualClock.schedule (cron)', () => {
     assert.deepEqual(fired, [Date.UTC(2027, 0, 1), Date.UTC(2028, 0, 1)]);
   });
 
+  it('fires on the days node-cron matches, when the day fields restrict them', () => {
+    const start = Date.UTC(2026, 10, 24);
+    const days = 120;
+    for (const [expression, timeOfDay] of [
+      ['0 0 12 * * 1-5', 12 * 3_600_000],
+      ['0 0 0 L * *', 0],
+      ['0 30 6 1,15 * *', 6 * 3_600_000 + 30 * 60_000],
+      ['0 0 9 * 2 0#2', 9 * 3_600_000],
+      ['59 59 23 * 1,2 *', 86_399_000],
+    ] as const) {
+      const clock = new ManualClock(start);
+      const fired = new Set<number>();
+      const task = clock.schedule(expression, () => fired.add(clock.now()));
+      clock.advance(days * 86_400_000);
+      task.cancel();
+      const matcher = createTask(expression, () => undefined, { timezone: 'Etc/UTC' });
+      const expected = new Set<number>();
+      for (let day = 0; day < days; day++) {
+        const at = start + day * 86_400_000 + timeOfDay;
+        if (at > start && matcher.match(new Date(at))) expected.add(at);
+      }
+      void matcher.destroy();
+      assert.ok(expected.size > 0, expression);
+      assert.deepEqual([...fired], [...expected], expression);
+    }
+  });
+
+  it('needs no Intl for an expression that does not restrict days', () => {
+    const original = Intl.DateTimeFormat;
+    let made = 0;
+    Intl.DateTimeFormat = function (...args: ConstructorParameters<typeof Intl.DateTimeFormat>) {
+      made += 1;
+      return new original(...args);
+    } as typeof Intl.DateTimeFormat;
+    try {
+      const clock = new ManualClock(Date.UTC(2026, 10, 24));
+      const task = clock.schedule('*/15 * * * * *', () => undefined);
+      clock.advance(3_600_000);
+      task.cancel();
+      systemClock.schedule('*/15 * * * * *', () => undefined).cancel();
+    } finally {
+      Intl.DateTimeFormat = original;
+    }
+    assert.equal(made, 0);
+  });
+
+  it('keeps firing after a run that throws', () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 24));
+    let runs = 0;
+    clock.schedule('* * * * * *', () => {
+      runs += 1;
+      throw new Error(`run ${runs}`);
+    });
+    assert.throws(() => clock.advance(1_000), /run 1/);
+    assert.throws(() => clock.advance(1_000), /run 2/);
+    assert.equal(clock.pendingTimers, 1);
+  });
+
   it('rejects what is not a cron expression, and what does not fire within a year', () => {
     const clock = new ManualClock(Date.UTC(2026, 10, 24));
     assert.throws(() => clock.schedule('every minute', () => undefined), /not a cron expression/);
@@ -108,7 +167,7 @@ describe('systemClock', () => {
     assert.equal(cancelledFired, false);
   });
 
-  it('runs cron schedules through node-cron and stops them on cancel', async function () {
+  it('runs cron schedules on real timers and stops them on cancel', async function () {
     this.timeout(5_000);
     let runs = 0;
     await new Promise<void>((resolve) => {
