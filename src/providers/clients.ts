@@ -3,9 +3,13 @@
  * service (otherwise the SDK's own resolution, which honours `AWS_ENDPOINT_URL_LAKEFORMATION`
  * and `AWS_ENDPOINT_URL_REDSHIFT_SERVERLESS`), credentials from the SDK's default chain unless
  * given, per-attempt timeouts and SDK retry settings.
+ *
+ * Each client is made on first use, and its SDK package imported then: a package costs a few
+ * MB resident once loaded, which a daemon that never calls the service does not need to carry.
+ * Only upstream calls wait for it; cache hits never reach a client.
  */
-import { LakeFormationClient } from '@aws-sdk/client-lakeformation';
-import { RedshiftServerlessClient } from '@aws-sdk/client-redshift-serverless';
+import type * as LakeFormation from '@aws-sdk/client-lakeformation';
+import type * as RedshiftServerless from '@aws-sdk/client-redshift-serverless';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 
 /** Attempts per call, the first included (the SDK's standard retry mode). */
@@ -28,11 +32,62 @@ export interface UpstreamClientOptions {
   readonly attemptTimeoutMs?: number;
 }
 
+/** An SDK package and the client made from it. */
+export interface Sdk<M, C> {
+  readonly sdk: M;
+  readonly client: C;
+}
+
+/** A client made, with its package imported, on the first `get`. */
+export interface LazyClient<M, C> {
+  /** The package and the client; a failed import is tried again by the next call. */
+  get(): Promise<Sdk<M, C>>;
+}
+
+export type LakeFormationSdk = LazyClient<typeof LakeFormation, LakeFormation.LakeFormationClient>;
+export type RedshiftServerlessSdk = LazyClient<
+  typeof RedshiftServerless,
+  RedshiftServerless.RedshiftServerlessClient
+>;
+
 export interface UpstreamClients {
-  readonly lakeFormation: LakeFormationClient;
-  readonly redshiftServerless: RedshiftServerlessClient;
-  /** Closes the clients' sockets. */
+  readonly lakeFormation: LakeFormationSdk;
+  readonly redshiftServerless: RedshiftServerlessSdk;
+  /** Closes the sockets of the clients made; a client made afterwards is closed at once. */
   destroy(): void;
+}
+
+interface Destroyable {
+  destroy(): void;
+}
+
+function lazyClient<M, C extends Destroyable>(
+  load: () => Promise<M>,
+  make: (sdk: M) => C,
+): LazyClient<M, C> & Destroyable {
+  let made: Promise<Sdk<M, C>> | undefined;
+  let client: C | undefined;
+  let destroyed = false;
+  return {
+    get() {
+      made ??= load().then(
+        (sdk) => {
+          client = make(sdk);
+          if (destroyed) client.destroy();
+          return { sdk, client };
+        },
+        (error: unknown) => {
+          made = undefined;
+          throw error;
+        },
+      );
+      return made;
+    },
+    destroy() {
+      destroyed = true;
+      client?.destroy();
+    },
+  };
 }
 
 export function createUpstreamClients(options: UpstreamClientOptions): UpstreamClients {
@@ -48,16 +103,26 @@ export function createUpstreamClients(options: UpstreamClientOptions): UpstreamC
       throwOnRequestTimeout: true,
     },
   };
-  const lakeFormation = new LakeFormationClient({
-    ...common,
-    ...(options.lakeFormationEndpoint !== undefined && { endpoint: options.lakeFormationEndpoint }),
-  });
-  const redshiftServerless = new RedshiftServerlessClient({
-    ...common,
-    ...(options.redshiftServerlessEndpoint !== undefined && {
-      endpoint: options.redshiftServerlessEndpoint,
-    }),
-  });
+  const lakeFormation = lazyClient(
+    () => import('@aws-sdk/client-lakeformation'),
+    (sdk) =>
+      new sdk.LakeFormationClient({
+        ...common,
+        ...(options.lakeFormationEndpoint !== undefined && {
+          endpoint: options.lakeFormationEndpoint,
+        }),
+      }),
+  );
+  const redshiftServerless = lazyClient(
+    () => import('@aws-sdk/client-redshift-serverless'),
+    (sdk) =>
+      new sdk.RedshiftServerlessClient({
+        ...common,
+        ...(options.redshiftServerlessEndpoint !== undefined && {
+          endpoint: options.redshiftServerlessEndpoint,
+        }),
+      }),
+  );
   return {
     lakeFormation,
     redshiftServerless,

@@ -2,13 +2,8 @@
  * Lake Formation credential vending: `GetTemporaryGlueTableCredentials` and
  * `GetTemporaryGluePartitionCredentials`, each a thin wrapper over the SDK command.
  */
-import {
-  GetTemporaryGluePartitionCredentialsCommand,
-  GetTemporaryGlueTableCredentialsCommand,
-  type LakeFormationClient,
-  type PermissionType,
-  type Permission,
-} from '@aws-sdk/client-lakeformation';
+import type { PermissionType, Permission } from '@aws-sdk/client-lakeformation';
+import type { LakeFormationSdk } from './clients.js';
 import { UpstreamError, classified } from './errors.js';
 import type {
   CredentialProvider,
@@ -66,14 +61,15 @@ function commonInput(request: TableCredentialsRequest, options: LakeFormationPro
 }
 
 export function createTableCredentialsProvider(
-  client: LakeFormationClient,
+  lakeFormation: LakeFormationSdk,
   options: LakeFormationProviderOptions = {},
 ): CredentialProvider<TableCredentialsRequest, S3Credentials> {
   return {
     source: 'lakeformation_table',
     async fetch(request) {
+      const { sdk, client } = await lakeFormation.get();
       const output = await classified(
-        client.send(new GetTemporaryGlueTableCredentialsCommand(commonInput(request, options))),
+        client.send(new sdk.GetTemporaryGlueTableCredentialsCommand(commonInput(request, options))),
       );
       return issued(output, output.$metadata.requestId);
     },
@@ -81,13 +77,14 @@ export function createTableCredentialsProvider(
 }
 
 export function createPartitionCredentialsProvider(
-  client: LakeFormationClient,
+  lakeFormation: LakeFormationSdk,
   options: LakeFormationProviderOptions = {},
 ): CredentialProvider<PartitionCredentialsRequest, S3Credentials> {
   return {
     source: 'lakeformation_partition',
     async fetch(request) {
-      const command = new GetTemporaryGluePartitionCredentialsCommand({
+      const { sdk, client } = await lakeFormation.get();
+      const command = new sdk.GetTemporaryGluePartitionCredentialsCommand({
         ...commonInput(request, options),
         Partition: { Values: [...request.partitionValues] },
       });

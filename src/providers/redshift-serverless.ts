@@ -1,8 +1,5 @@
 /** Redshift Serverless `GetCredentials`: a temporary database user and password. */
-import {
-  GetCredentialsCommand,
-  type RedshiftServerlessClient,
-} from '@aws-sdk/client-redshift-serverless';
+import type { RedshiftServerlessSdk } from './clients.js';
 import { UpstreamError, classified } from './errors.js';
 import type {
   CredentialProvider,
@@ -11,12 +8,13 @@ import type {
 } from './types.js';
 
 export function createRedshiftCredentialsProvider(
-  client: RedshiftServerlessClient,
+  redshiftServerless: RedshiftServerlessSdk,
 ): CredentialProvider<RedshiftCredentialsRequest, DatabaseCredentials> {
   return {
     source: 'redshift_serverless',
     async fetch(request) {
-      const command = new GetCredentialsCommand({
+      const { sdk, client } = await redshiftServerless.get();
+      const command = new sdk.GetCredentialsCommand({
         ...(request.workgroupName !== undefined && { workgroupName: request.workgroupName }),
         ...(request.customDomainName !== undefined && {
           customDomainName: request.customDomainName,

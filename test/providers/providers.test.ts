@@ -202,6 +202,22 @@ describe('providers (against the emulator)', () => {
     assert.ok(performance.now() - started < 5_000);
   });
 
+  it('makes each client once, on its first use, and closes one made after destroy', async () => {
+    const lazy = createUpstreamClients({
+      region: 'us-east-1',
+      lakeFormationEndpoint: emulator.current.url,
+      credentials: PLACEHOLDER_CREDENTIALS,
+    });
+    const [first, second] = await Promise.all([lazy.lakeFormation.get(), lazy.lakeFormation.get()]);
+    assert.equal(first.client, second.client);
+    assert.equal(typeof first.sdk.GetTemporaryGlueTableCredentialsCommand, 'function');
+    lazy.destroy();
+    // Made after destroy (a call that was already on its way): closed at once, still usable.
+    const late = await lazy.redshiftServerless.get();
+    assert.equal(typeof late.sdk.GetCredentialsCommand, 'function');
+    lazy.destroy();
+  });
+
   it('turns a refused connection into Unavailable / NetworkError', async () => {
     const closedPort = await new Promise<number>((resolve) => {
       const server = createServer().listen(0, '127.0.0.1', () => {
