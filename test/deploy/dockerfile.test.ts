@@ -459,7 +459,7 @@ describe('container image (Dockerfile)', function () {
     // bin/credcache.js loads dist/…, which tsc makes from src/… (rootDir → outDir).
     const tsconfig = await buildTsconfig();
     const bin = await read('bin/credcache.js');
-    const imports = [...bin.matchAll(/from '(\.[^']+)'/g)].map((m) => m[1] ?? '');
+    const imports = [...bin.matchAll(/(?:from |import\()'(\.[^']+)'/g)].map((m) => m[1] ?? '');
     assert.deepEqual(imports, ['../dist/daemon/cli.js']);
     for (const specifier of imports) {
       const inImage = posix.resolve('/app/bin', specifier);
