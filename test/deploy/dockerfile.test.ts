@@ -539,6 +539,7 @@ describe('container image (Dockerfile)', function () {
     assert.deepEqual(Object.fromEntries(env), {
       NODE_ENV: 'production',
       CREDCACHE_CONFIG: CONFIG_PATH,
+      MALLOC_ARENA_MAX: '1',
     });
     // Writable: the token's directory (deploy/k8s config) and /tmp; the ports: listen, probeListen.
     const tokenFile = config.auth.tokenFile;
