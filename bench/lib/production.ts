@@ -107,7 +107,8 @@ export async function startProductionDaemon(
   return startProcess(
     cpus,
     [DAEMON_BIN, 'serve', '--config', file],
-    childEnv(PLACEHOLDER_AWS_ENV),
+    // MALLOC_ARENA_MAX as the container image sets it (Dockerfile).
+    childEnv({ ...PLACEHOLDER_AWS_ENV, MALLOC_ARENA_MAX: '1' }),
     space.dir,
   );
 }
