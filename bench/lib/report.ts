@@ -148,3 +148,10 @@ export function renderDocument(env: Environment, scenarios: readonly RenderedSce
   }
   return `${parts.join('\n\n')}\n`;
 }
+
+/** The closing paragraph of a scenario: what it checked when all went well, else its problems. */
+export function checksOrProblems(problems: readonly string[], checks: string): string {
+  return problems.length === 0
+    ? checks
+    : ['**Problems:**', ...problems.map((p) => `- ${p}`)].join('\n');
+}

@@ -26,7 +26,13 @@ import {
   processCpuMs,
   processStatusBytes,
 } from '../lib/proc.js';
-import type { LatencyRow, Scenario, ScenarioContext, ScenarioReport } from '../lib/report.js';
+import {
+  type LatencyRow,
+  type Scenario,
+  type ScenarioContext,
+  type ScenarioReport,
+  checksOrProblems,
+} from '../lib/report.js';
 import { type LatencyStats, percentile } from '../lib/stats.js';
 import {
   DAEMON_BIN,
@@ -838,13 +844,14 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
     findings: [
       renderTargetTable(rows),
       ...details,
-      problems.length === 0
-        ? 'Checks: every request was answered 200; in every daemon round the daemon counted as ' +
+      checksOrProblems(
+        problems,
+        'Checks: every request was answered 200; in every daemon round the daemon counted as ' +
           'many answers on the route as the load generator received (up to one more per ' +
           'connection, cut off at the end) and as many cache hits; the bare server answered the ' +
           "daemon's status, header names and body bytes; every process exited 0 on SIGTERM; every " +
-          `start-up warmed all ${TARGET_COUNT} targets.`
-        : ['**Problems:**', ...problems.map((p) => `- ${p}`)].join('\n'),
+          `start-up warmed all ${TARGET_COUNT} targets.`,
+      ),
     ],
     failed: missedAny(rows) || problems.length > 0,
   };

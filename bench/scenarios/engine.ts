@@ -44,7 +44,12 @@ import {
 import type { Providers } from '../../src/refresh/upstream-load.js';
 import { callInChild } from '../lib/child.js';
 import { jsonCall } from '../lib/http.js';
-import type { Scenario, ScenarioContext, ScenarioReport } from '../lib/report.js';
+import {
+  type Scenario,
+  type ScenarioContext,
+  type ScenarioReport,
+  checksOrProblems,
+} from '../lib/report.js';
 import { percentile } from '../lib/stats.js';
 import { type TargetRow, missedAny, renderTargetTable } from '../lib/targets.js';
 import { renderTable } from '../lib/markdown.js';
@@ -1079,9 +1084,10 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
     findings: [
       renderTargetTable(rows),
       ...details,
-      problems.length === 0
-        ? 'Checks: no request failed, no background refresh failed, every cached entry had its refresh timer.'
-        : ['**Problems:**', ...problems.map((p) => `- ${p}`)].join('\n'),
+      checksOrProblems(
+        problems,
+        'Checks: no request failed, no background refresh failed, every cached entry had its refresh timer.',
+      ),
     ],
     failed,
   };

@@ -24,7 +24,12 @@ import {
 } from '../../src/refresh/policy.js';
 import type { Providers } from '../../src/refresh/upstream-load.js';
 import { renderTable } from '../lib/markdown.js';
-import type { Scenario, ScenarioContext, ScenarioReport } from '../lib/report.js';
+import {
+  type Scenario,
+  type ScenarioContext,
+  type ScenarioReport,
+  checksOrProblems,
+} from '../lib/report.js';
 import { type TargetRow, missedAny, renderTargetTable } from '../lib/targets.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -502,9 +507,10 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
         ],
       ),
       ...details,
-      problems.length === 0
-        ? 'Checks: no refresh failed; every key of every daemon was servable when the clock stopped.'
-        : ['**Problems:**', ...problems.map((p) => `- ${p}`)].join('\n'),
+      checksOrProblems(
+        problems,
+        'Checks: no refresh failed; every key of every daemon was servable when the clock stopped.',
+      ),
     ],
     failed,
   };

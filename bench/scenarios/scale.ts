@@ -17,7 +17,12 @@ import {
   workspace,
 } from '../lib/production.js';
 import { type CpuPlan, cpuPlan, freePort, processStatusBytes } from '../lib/proc.js';
-import type { Scenario, ScenarioContext, ScenarioReport } from '../lib/report.js';
+import {
+  type Scenario,
+  type ScenarioContext,
+  type ScenarioReport,
+  checksOrProblems,
+} from '../lib/report.js';
 import {
   READY_POLL_MS,
   type ServerProcess,
@@ -352,11 +357,12 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
     findings: [
       renderTargetTable(rows),
       ...details,
-      problems.length === 0
-        ? 'Checks: every start-up warmed all its targets; every fill request was answered 200 ' +
+      checksOrProblems(
+        problems,
+        'Checks: every start-up warmed all its targets; every fill request was answered 200 ' +
           "and the daemon's `credcache_cache_entries` matched the keys asked for; every process " +
-          'exited 0 on SIGTERM.'
-        : ['**Problems:**', ...problems.map((p) => `- ${p}`)].join('\n'),
+          'exited 0 on SIGTERM.',
+      ),
     ],
     failed: missedAny(rows) || problems.length > 0,
   };

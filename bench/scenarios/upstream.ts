@@ -13,7 +13,12 @@ import { KeepAliveClient, jsonCall } from '../lib/http.js';
 import { renderTable } from '../lib/markdown.js';
 import { benchTableArn, startProductionDaemon, workspace } from '../lib/production.js';
 import { cpuPlan, freePort } from '../lib/proc.js';
-import type { Scenario, ScenarioContext, ScenarioReport } from '../lib/report.js';
+import {
+  type Scenario,
+  type ScenarioContext,
+  type ScenarioReport,
+  checksOrProblems,
+} from '../lib/report.js';
 import {
   PLACEHOLDER_AWS_ENV,
   ensureBuilt,
@@ -348,11 +353,12 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
         ],
         ['left', 'right', 'right', 'right', 'right'],
       ),
-      problems.length === 0
-        ? 'Checks: every request was answered 200; every key was handed exactly one credential ' +
+      checksOrProblems(
+        problems,
+        'Checks: every request was answered 200; every key was handed exactly one credential ' +
           'in each amplification case; every cold miss through the daemon was answered `miss`; ' +
-          'both processes exited 0 on SIGTERM.'
-        : ['**Problems:**', ...problems.map((p) => `- ${p}`)].join('\n'),
+          'both processes exited 0 on SIGTERM.',
+      ),
     ],
     failed: missedAny(rows) || problems.length > 0,
   };
