@@ -32,16 +32,34 @@ export interface RedshiftKey {
 
 export type CredentialKey = TableKey | PartitionKey | RedshiftKey;
 
-/** Sorted, without repeats: the canonical form of a set-valued field. */
+/** Canonical sets already made, shared by every key that has them (a cache holds many keys). */
+const canonicalSets = new Map<string, readonly string[]>();
+/** Past this many distinct sets (the permission enums allow 1,023), new ones are not kept. */
+const MAX_CANONICAL_SETS = 2_048;
+
+/** Sorted, without repeats: the canonical form of a set-valued field (one frozen array per set). */
 export function canonicalSet(values: readonly string[]): readonly string[] {
-  return Object.freeze([...new Set(values)].sort());
+  const sorted = [...new Set(values)].sort();
+  const id = JSON.stringify(sorted);
+  let set = canonicalSets.get(id);
+  if (!set) {
+    set = Object.freeze(sorted);
+    if (canonicalSets.size < MAX_CANONICAL_SETS) canonicalSets.set(id, set);
+  }
+  return set;
 }
 
 /**
  * `id` is an unambiguous encoding of every key field (JSON of an array in fixed order), so two
- * keys are equal exactly when their ids are.
+ * keys are equal exactly when their ids are. JSON.stringify hands a long result back as a rope
+ * of pieces, about 100 bytes more than the text itself for as long as the key lives; reading a
+ * character makes V8 flatten it, and the collector then keeps only the flat copy.
  */
-const encode = (source: Source, ...fields: unknown[]) => JSON.stringify([source, ...fields]);
+const encode = (source: Source, ...fields: unknown[]) => {
+  const id = JSON.stringify([source, ...fields]);
+  id.charCodeAt(0);
+  return id;
+};
 
 export function tableKey(request: TableCredentialsRequest): TableKey {
   const canonical: TableCredentialsRequest = Object.freeze({

@@ -19,6 +19,15 @@ describe('credential keys', () => {
     ]);
   });
 
+  it('shares one frozen array per canonical set among keys (a large cache holds many keys)', () => {
+    const a = table(['SELECT', 'DESCRIBE']);
+    const b = table(['DESCRIBE', 'SELECT']);
+    assert.equal(a.request.permissions, b.request.permissions);
+    assert.equal(a.request.supportedPermissionTypes, b.request.supportedPermissionTypes);
+    assert.ok(Object.isFrozen(a.request.permissions));
+    assert.notEqual(table(['SELECT']).request.permissions, a.request.permissions);
+  });
+
   it('keeps every key field significant', () => {
     const ids = new Set([
       table(['SELECT']).id,
