@@ -1,8 +1,14 @@
 /**
- * Response bodies of a cached credential, serialised once per entry and format (the entry's
- * `rendered` map) from the second time the entry is served, rather than per request: a key asked
- * for once (a cache filled with many partitions, each read once) keeps no copy. Every timestamp
- * is ISO-8601 UTC ending in `Z`, which container-credential clients require.
+ * Response bodies of a cached credential, serialised once per entry (the entry's `rendered`
+ * map) rather than per hit. Every timestamp is ISO-8601 UTC ending in `Z`, which
+ * container-credential clients require.
+ *
+ * Memory per entry is what bounds a large cache, so an entry keeps only what hits need: the body,
+ * as a string (a `Buffer` costs about 300 bytes more per entry in V8 and native bookkeeping, and
+ * a slice of Node's shared 8 KiB pool keeps the whole slab, garbage included, alive with it;
+ * writing a string is as fast), and one answer per hit result, whose header list is shared by
+ * every answer with the same result and length. A miss renders without keeping anything: an
+ * entry asked for once costs no rendering memory.
  */
 import type { CacheEntry, CacheResult } from '../cache/credential-cache.js';
 import type { DatabaseCredentials, S3Credentials } from '../providers/types.js';
@@ -17,22 +23,7 @@ export type Format = 'lakeformation' | 'container' | 'redshift';
 
 export const iso = (epochMs: number): string => new Date(epochMs).toISOString();
 
-/**
- * The bytes of `text` in a buffer of their own. `Buffer.from` would slice small buffers out of a
- * shared 8 KiB pool, and a kept body would then hold its whole pool in memory (measured: 10,000
- * cached bodies held 1,700 pools, 1.6 KB per entry).
- */
-function ownBuffer(text: string): Buffer {
-  const buffer = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
-  buffer.write(text);
-  return buffer;
-}
-
-function render(entry: CacheEntry, format: Format): Buffer {
-  return ownBuffer(renderText(entry, format));
-}
-
-function renderText(entry: CacheEntry, format: Format): string {
+function render(entry: CacheEntry, format: Format): string {
   const { issued } = entry;
   switch (format) {
     case 'lakeformation': {
@@ -68,41 +59,54 @@ function renderText(entry: CacheEntry, format: Format): string {
   }
 }
 
-/** What an entry keeps per format: the body, and the answers of the results that repeat. */
-interface Rendered {
-  readonly body: Buffer;
-  readonly replies: Partial<Record<'hit' | 'stale', Reply>>;
+type Served = Exclude<CacheResult, 'negative'>;
+
+/** Header lists by result and body length; bodies of one format differ in length by little. */
+const sharedHeaders = new Map<string, readonly string[]>();
+/** Past this many lists (never, in practice), new ones are not remembered. */
+const MAX_SHARED_HEADERS = 4_096;
+
+function answer(result: Served, body: string): Reply {
+  const id = `${result} ${Buffer.byteLength(body)}`;
+  let headers = sharedHeaders.get(id);
+  if (!headers) {
+    headers = Object.freeze(
+      reply(
+        200,
+        {
+          'content-type': 'application/json',
+          'cache-control': 'no-store',
+          'x-credcache-result': result,
+        },
+        body,
+      ).headers,
+    );
+    if (sharedHeaders.size < MAX_SHARED_HEADERS) sharedHeaders.set(id, headers);
+  }
+  return { status: 200, headers, body };
 }
 
-const answer = (result: Exclude<CacheResult, 'negative'>, body: Buffer): Reply =>
-  reply(
-    200,
-    {
-      'content-type': 'application/json',
-      'cache-control': 'no-store',
-      'x-credcache-result': result,
-    },
-    body,
-  );
+/** What an entry keeps per format, once hit: the body, and the answer per hit result. */
+interface Rendered {
+  readonly body: string;
+  hit: Reply | undefined;
+  stale: Reply | undefined;
+}
 
 /**
- * The whole answer for `entry` in `format` with cache result `result`. The first answer of an
- * entry (its miss) is made and not kept; from the second (coalesced, hit, stale) the body is kept
- * with the entry, and the answer itself for hits and stale ones: a hit allocates nothing.
+ * The whole answer for `entry` in `format` with cache result `result`. A hit's (or stale hit's)
+ * is made on first use and kept with the entry, so a hit allocates nothing for it; a miss's or
+ * coalesced wait's (once per credential) is made each time and not kept.
  */
-export function renderedReply(
-  entry: CacheEntry,
-  format: Format,
-  result: Exclude<CacheResult, 'negative'>,
-): Reply {
+export function renderedReply(entry: CacheEntry, format: Format, result: Served): Reply {
   let rendered = entry.rendered[format] as Rendered | undefined;
+  if (result !== 'hit' && result !== 'stale') {
+    return answer(result, rendered?.body ?? render(entry, format));
+  }
   if (!rendered) {
-    if (result === 'miss') return answer(result, render(entry, format));
-    rendered = { body: render(entry, format), replies: {} };
+    // Both slots declared up front: kept in the object itself, not in a property array added later.
+    rendered = { body: render(entry, format), hit: undefined, stale: undefined };
     entry.rendered[format] = rendered;
   }
-  if (result === 'hit' || result === 'stale') {
-    return (rendered.replies[result] ??= answer(result, rendered.body));
-  }
-  return answer(result, rendered.body);
+  return (rendered[result] ??= answer(result, rendered.body));
 }

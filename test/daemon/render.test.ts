@@ -1,74 +1,64 @@
-/**
- * What a cached entry keeps of its answers: nothing after its first answer (a miss), the body
- * from the second on, in a buffer of its own rather than a slice of Node's shared pool (a kept
- * slice would hold the whole 8 KiB pool in memory).
- */
 import assert from 'node:assert/strict';
-import { tableKey } from '../../src/cache/key.js';
 import type { CacheEntry } from '../../src/cache/credential-cache.js';
+import { tableKey } from '../../src/cache/key.js';
 import { renderedReply } from '../../src/daemon/render.js';
 
-const EXPIRATION = Date.UTC(2026, 10, 24, 12, 0, 0);
+const key = tableKey({
+  tableArn: 'arn:aws:glue:us-east-1:123456789012:table/sales/orders',
+  permissions: ['SELECT'],
+  supportedPermissionTypes: ['COLUMN_PERMISSION'],
+  durationSeconds: 3600,
+});
 
-function entry(): CacheEntry {
+function entry(secret: string): CacheEntry {
   return {
-    key: tableKey({
-      tableArn: 'arn:aws:glue:us-east-1:123456789012:table/sales/orders',
-      permissions: ['SELECT'],
-      supportedPermissionTypes: ['COLUMN_PERMISSION'],
-      durationSeconds: 3600,
-    }),
+    key,
     issued: {
-      credentials: {
-        accessKeyId: 'ASIAEXAMPLE000000001',
-        secretAccessKey: 'secret/secret/secret/secret/secret/secre',
-        sessionToken: 'token'.repeat(60),
-      },
-      expiration: EXPIRATION,
+      credentials: { accessKeyId: 'ASIAEXAMPLE', secretAccessKey: secret, sessionToken: 'token' },
+      expiration: Date.UTC(2026, 10, 24, 12),
     },
-    storedAt: EXPIRATION - 3_600_000,
+    storedAt: 0,
     generation: 0,
-    lastUsedAt: EXPIRATION - 3_600_000,
+    lastUsedAt: 0,
     refreshFailure: undefined,
     refreshFailures: 0,
     rendered: {},
   };
 }
 
-const body = (reply: { body: Buffer | string }): Record<string, unknown> =>
-  JSON.parse(reply.body.toString()) as Record<string, unknown>;
+const header = (headers: readonly string[], name: string) => headers[headers.indexOf(name) + 1];
 
 describe('rendered replies', () => {
-  it('keeps nothing after a miss, the body from the second answer, the whole reply for hits', () => {
-    const e = entry();
-    const miss = renderedReply(e, 'lakeformation', 'miss');
-    assert.equal(body(miss).AccessKeyId, 'ASIAEXAMPLE000000001');
-    assert.equal(body(miss).Expiration, '2026-11-24T12:00:00.000Z');
-    assert.deepEqual(Object.keys(e.rendered), []);
-
-    const hit = renderedReply(e, 'lakeformation', 'hit');
-    assert.deepEqual(Object.keys(e.rendered), ['lakeformation']);
-    assert.equal(renderedReply(e, 'lakeformation', 'hit'), hit, 'a hit reuses its reply');
-    assert.deepEqual(body(hit), body(miss));
-    const headers = hit.headers;
-    assert.equal(headers[headers.indexOf('x-credcache-result') + 1], 'hit');
+  it('keeps nothing for a miss, and the body and answer of a hit from its first use', () => {
+    const cached = entry('secret-1');
+    const miss = renderedReply(cached, 'container', 'miss');
+    assert.deepEqual(cached.rendered, {});
+    assert.equal(header(miss.headers, 'x-credcache-result'), 'miss');
+    const hit = renderedReply(cached, 'container', 'hit');
+    assert.equal(renderedReply(cached, 'container', 'hit'), hit, 'a hit allocates no answer');
+    assert.equal(hit.body, miss.body);
+    assert.deepEqual(JSON.parse(String(hit.body)), {
+      AccessKeyId: 'ASIAEXAMPLE',
+      SecretAccessKey: 'secret-1',
+      Token: 'token',
+      Expiration: '2026-11-24T12:00:00.000Z',
+    });
+    assert.equal(header(hit.headers, 'x-credcache-result'), 'hit');
+    assert.equal(header(hit.headers, 'content-length'), String(Buffer.byteLength(hit.body)));
     assert.equal(
-      headers[headers.indexOf('content-length') + 1],
-      String(Buffer.byteLength(hit.body)),
+      header(renderedReply(cached, 'container', 'stale').headers, 'x-credcache-result'),
+      'stale',
     );
-
-    const coalesced = renderedReply(e, 'lakeformation', 'coalesced');
-    assert.equal(coalesced.body, hit.body, 'later answers share the kept body');
-    const container = renderedReply(e, 'container', 'coalesced');
-    assert.equal(body(container).Token, 'token'.repeat(60));
-    assert.deepEqual(Object.keys(e.rendered).sort(), ['container', 'lakeformation']);
+    assert.deepEqual(Object.keys(cached.rendered), ['container']);
   });
 
-  it('keeps a body in a buffer of its own, not a slice of the shared pool', () => {
-    const e = entry();
-    const { body: kept } = renderedReply(e, 'lakeformation', 'hit');
-    assert.ok(Buffer.isBuffer(kept));
-    assert.equal(kept.byteOffset, 0);
-    assert.equal(kept.buffer.byteLength, kept.length);
+  it('shares one header list among answers with the same result and length', () => {
+    const a = renderedReply(entry('secret-1'), 'lakeformation', 'hit');
+    const b = renderedReply(entry('secret-2'), 'lakeformation', 'hit');
+    const longer = renderedReply(entry('secret-22'), 'lakeformation', 'hit');
+    assert.equal(a.headers, b.headers);
+    assert.notEqual(a.headers, longer.headers);
+    assert.ok(Object.isFrozen(a.headers));
+    assert.equal(header(longer.headers, 'content-length'), String(Buffer.byteLength(longer.body)));
   });
 });
