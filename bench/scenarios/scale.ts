@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KeepAliveClient } from '../lib/http.js';
-import { renderTable } from '../lib/markdown.js';
+import { type Align, renderTable } from '../lib/markdown.js';
 import {
   type Resident,
   type Workspace,
@@ -53,14 +53,28 @@ const FILL_UPSTREAM = ['maxConcurrent: 64', 'ratePerSecond: 10000'];
 interface Plan {
   readonly startRuns: number;
   readonly idleMs: number;
+  /** After a fill step, how long until the second (settled) reading. */
+  readonly settleMs: number;
   readonly targetCounts: readonly number[];
   readonly fills: readonly number[];
 }
 
 function plan(quick: boolean): Plan {
   return quick
-    ? { startRuns: 2, idleMs: 2_000, targetCounts: [5, 100], fills: [2_000, 10_000] }
-    : { startRuns: 5, idleMs: 5_000, targetCounts: [5, 100], fills: [10_000, LARGE] };
+    ? {
+        startRuns: 2,
+        idleMs: 2_000,
+        settleMs: 10_000,
+        targetCounts: [5, 100],
+        fills: [2_000, 10_000],
+      }
+    : {
+        startRuns: 5,
+        idleMs: 5_000,
+        settleMs: 30_000,
+        targetCounts: [5, 100],
+        fills: [10_000, LARGE],
+      };
 }
 
 const median = (values: readonly number[]): number => {
@@ -129,6 +143,10 @@ interface FillStep {
   /** `credcache_cache_entries`, summed over sources. */
   readonly counted: number;
   readonly fillMs: number;
+  /** What the step did: filled to `entries`, or hit every filled key once more. */
+  readonly kind: 'fill' | 'hits';
+  /** Resident memory `settleMs` later still: what V8's memory reducer gives back. */
+  readonly settled: Resident;
 }
 
 interface Fill {
@@ -159,6 +177,7 @@ async function fill(
   emulatorUrl: string,
   counts: readonly number[],
   idleMs: number,
+  settleMs: number,
   problems: string[],
 ): Promise<Fill> {
   const port = await freePort();
@@ -176,43 +195,64 @@ async function fill(
   let answerBytes = 0;
   try {
     await firstOk(port, '/readyz', daemon);
-    const measure = async (entries: number, fillMs: number): Promise<FillStep> => {
+    const measure = async (
+      kind: FillStep['kind'],
+      entries: number,
+      fillMs: number,
+    ): Promise<FillStep> => {
       await sleep(idleMs);
       const metrics = await client.send({ method: 'GET', path: '/metrics', headers, body: '' });
       const text = metrics.body.toString('utf8');
+      const first = resident(daemon.pid);
+      await sleep(settleMs);
       return {
+        kind,
         entries,
-        resident: resident(daemon.pid),
+        resident: first,
+        settled: resident(daemon.pid),
         heapUsed: metric(text, 'nodejs_heap_size_used_bytes'),
         counted: metric(text, 'credcache_cache_entries'),
         fillMs,
       };
     };
-    const steps: FillStep[] = [await measure(5, 0)];
-    let next = 0;
-    for (const count of counts) {
-      context.progress(`filling the cache to ${count.toLocaleString('en')} keys`);
-      const started = performance.now();
+    /** Asks for table keys `from` to `to` − 1, FILL_CONCURRENCY at a time, expecting `result`. */
+    const ask = async (from: number, to: number, result: string): Promise<void> => {
+      let next = from;
       const worker = async () => {
-        while (next < count) {
+        while (next < to) {
           const i = next++;
           const arn = benchTableArn(`fill${i}`);
           const path = `/v1/lakeformation/table-credentials?tableArn=${encodeURIComponent(arn)}&permissions=SELECT`;
           const answer = await client.send({ method: 'GET', path, headers, body: '' });
-          if (answer.status !== 200) {
+          const got = answer.headers['x-credcache-result'];
+          if (answer.status !== 200 || got !== result) {
             throw new Error(
-              `fill request ${i}: status ${answer.status}: ${answer.body.toString()}`,
+              `fill request ${i}: status ${answer.status} (${String(got)}, expected ${result}): ${answer.body.toString()}`,
             );
           }
           answerBytes = answer.body.length;
         }
       };
       await Promise.all(Array.from({ length: FILL_CONCURRENCY }, worker));
-      const step = await measure(count + 5, performance.now() - started);
+    };
+    const steps: FillStep[] = [await measure('fill', 5, 0)];
+    let filled = 0;
+    for (const count of counts) {
+      context.progress(`filling the cache to ${count.toLocaleString('en')} keys`);
+      const started = performance.now();
+      await ask(filled, count, 'miss');
+      filled = count;
+      const step = await measure('fill', count + 5, performance.now() - started);
       if (step.counted !== count + 5) {
         problems.push(`after ${count} keys the daemon counted ${step.counted} entries.`);
       }
       steps.push(step);
+    }
+    {
+      context.progress(`hitting each of the ${filled.toLocaleString('en')} keys once`);
+      const started = performance.now();
+      await ask(0, filled, 'hit');
+      steps.push(await measure('hits', filled + 5, performance.now() - started));
     }
     return { steps, answerBytes, peak: processStatusBytes(daemon.pid, 'VmHWM') };
   } finally {
@@ -275,21 +315,36 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
       emulator.url,
       options.fills,
       options.idleMs,
+      options.settleMs,
       problems,
     );
     const [base] = filled.steps;
     for (const step of filled.steps.slice(1)) {
       const keys = step.entries - 5;
-      const perEntry = base ? (step.resident.rss - base.resident.rss) / keys : Number.NaN;
-      const large = keys === LARGE;
+      const perEntry = (r: Resident) =>
+        base ? `+${Math.round((r.rss - base.settled.rss) / keys)} B per entry` : '';
+      const what =
+        step.kind === 'fill'
+          ? `${keys.toLocaleString('en')} cached credentials (each asked for once)`
+          : `the same ${keys.toLocaleString('en')}, each asked for a second time (a hit: its body is then kept)`;
       rows.push({
-        measure: `RSS with ${keys.toLocaleString('en')} cached credentials (plus the 5 targets), ${options.idleMs / 1000} s after the last was cached`,
-        result: `${formatMB(step.resident.rss)} (+${Math.round(perEntry)} B per entry)`,
-        baseline: base ? `${formatMB(base.resident.rss)} (the same daemon before the fill)` : '–',
-        ...(large
+        measure: `RSS with ${what}: ${options.idleMs / 1000} s after the last answer`,
+        result: `${formatMB(step.resident.rss)} (${perEntry(step.resident)})`,
+        baseline: base ? `${formatMB(base.settled.rss)} (the same daemon before the fill)` : '–',
+        target: '–',
+        met: undefined,
+      });
+      // The target is held on the settled reading of the last step: every key cached and
+      // polled (bodies kept), once the burst's garbage had time to be given back.
+      const held = keys === LARGE && step.kind === 'hits';
+      rows.push({
+        measure: `… ${(options.idleMs + options.settleMs) / 1000} s after (settled)`,
+        result: `${formatMB(step.settled.rss)} (${perEntry(step.settled)})`,
+        baseline: '–',
+        ...(held
           ? {
               target: `≤ ${formatMB(TARGET_LARGE_RSS_BYTES)}`,
-              met: step.resident.rss <= TARGET_LARGE_RSS_BYTES,
+              met: step.settled.rss <= TARGET_LARGE_RSS_BYTES,
             }
           : { target: '–', met: undefined }),
       });
@@ -312,22 +367,38 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
         `its upstream budget opened (\`${FILL_UPSTREAM.join('`, `')}\`; the defaults would ` +
         'take 83 minutes to make 100,000 calls at 20 per second); the harness asks the query ' +
         `route for distinct table ARNs, ${FILL_CONCURRENCY} requests in flight, each a miss ` +
-        'and one upstream call. After each step it waits ' +
+        'and one upstream call; then it asks for every key once more (hits, which keep the ' +
+        'rendered body with the entry, as for keys clients poll). After each step it waits ' +
         `${options.idleMs / 1000} s, then reads \`/proc/<pid>/status\` and the daemon's ` +
-        `\`/metrics\`. Each answer is ${filled.answerBytes} bytes of JSON (a Lake Formation ` +
+        `\`/metrics\`, and reads \`/proc/<pid>/status\` again ${options.settleMs / 1000} s ` +
+        "later (settled: V8's memory reducer gives back what the burst's garbage took once the " +
+        `process idles). Each answer is ${filled.answerBytes} bytes of JSON (a Lake Formation ` +
         'credential as the emulator issues it). Peak RSS of the fill daemon (VmHWM): ' +
         `${formatMB(filled.peak)}.`,
       renderTable(
-        ['Entries', 'Fill time', 'RSS', 'anon / file', 'V8 heap used', 'Entries counted'],
+        [
+          'Step',
+          'Entries',
+          'Time',
+          'RSS',
+          'anon / file',
+          'V8 heap used',
+          'Settled RSS',
+          'anon / file',
+          'Entries counted',
+        ],
         filled.steps.map((s) => [
+          s.fillMs === 0 ? 'before' : s.kind === 'fill' ? 'fill' : 'hit each',
           s.entries.toLocaleString('en'),
           s.fillMs === 0 ? '–' : `${(s.fillMs / 1000).toFixed(1)} s`,
           formatMB(s.resident.rss),
           split(s.resident),
           formatMB(s.heapUsed),
+          formatMB(s.settled.rss),
+          split(s.settled),
           s.counted.toLocaleString('en'),
         ]),
-        ['right', 'right', 'right', 'right', 'right', 'right'],
+        ['left', ...Array<Align>(8).fill('right')],
       ),
     );
   } finally {
