@@ -1,47 +1,50 @@
 /**
- * Callbacks due at given clock times, kept in a binary min-heap and driven by one clock timer
- * set for the earliest. Ten thousand refreshes then cost ten thousand small heap nodes rather
- * than ten thousand Node timers (each with a different delay, each its own timer list).
+ * Payloads due at given clock times, kept in a binary min-heap and handed to one callback by
+ * one clock timer set for the earliest. Ten thousand refreshes then cost ten thousand small heap
+ * nodes rather than ten thousand Node timers (each with a different delay, each its own timer
+ * list), and no closure each: a node is the only object per key.
  *
- * A key has at most one pending callback: scheduling it again replaces the earlier one, which
- * stays in the heap until it surfaces and is then skipped.
+ * A key has at most one pending node: scheduling it again replaces the earlier one, which stays
+ * in the heap until it surfaces and is then skipped.
  */
 import type { Clock, Timer } from '../clock.js';
 
-interface Node {
+interface Node<T> {
   readonly at: number;
   readonly id: string;
   readonly seq: number;
+  readonly payload: T;
 }
 
-interface Pending {
-  readonly at: number;
-  readonly seq: number;
-  readonly run: () => void;
-}
-
-export class DueQueue {
+export class DueQueue<T> {
   readonly #clock: Clock;
-  readonly #heap: Node[] = [];
-  readonly #pending = new Map<string, Pending>();
+  readonly #onDue: (payload: T) => void;
+  readonly #heap: Node<T>[] = [];
+  /** The pending node of each id; a node in the heap that is not here was replaced or cancelled. */
+  readonly #pending = new Map<string, Node<T>>();
   #seq = 0;
   #timer: Timer | undefined;
   #timerAt = Infinity;
 
-  constructor(clock: Clock) {
+  /** `onDue` is given each payload when it falls due. */
+  constructor(clock: Clock, onDue: (payload: T) => void) {
     this.#clock = clock;
+    this.#onDue = onDue;
   }
 
-  /** Runs `run` at clock time `at` (or soon, if that has passed), replacing any pending one for `id`. */
-  schedule(id: string, at: number, run: () => void): void {
-    const seq = ++this.#seq;
-    this.#pending.set(id, { at, seq, run });
-    this.#push({ at, id, seq });
+  /**
+   * Hands `payload` to `onDue` at clock time `at` (or soon, if that has passed), replacing any
+   * pending one for `id`.
+   */
+  schedule(id: string, at: number, payload: T): void {
+    const node = { at, id, seq: ++this.#seq, payload };
+    this.#pending.set(id, node);
+    this.#push(node);
     this.#compactIfStale();
     if (at < this.#timerAt) this.#arm();
   }
 
-  /** Drops the pending callback of `id`, if any. */
+  /** Drops the pending payload of `id`, if any. */
   cancel(id: string): void {
     this.#pending.delete(id);
     if (this.#pending.size === 0) this.clear();
@@ -53,20 +56,20 @@ export class DueQueue {
     return this.#heap.length;
   }
 
-  /** Rebuilds the heap from the pending callbacks once replaced nodes outnumber them. */
+  /** Rebuilds the heap from the pending nodes once replaced nodes outnumber them. */
   #compactIfStale(): void {
     if (this.#heap.length <= 2 * this.#pending.size + 64) return;
     this.#heap.length = 0;
-    for (const [id, { at, seq }] of this.#pending) this.#push({ at, id, seq });
+    for (const node of this.#pending.values()) this.#push(node);
     this.#arm();
   }
 
-  /** When the callback of `id` is due, if one is pending. */
+  /** When the payload of `id` is due, if one is pending. */
   dueAt(id: string): number | undefined {
     return this.#pending.get(id)?.at;
   }
 
-  /** Drops every pending callback and the timer. */
+  /** Drops every pending payload and the timer. */
   clear(): void {
     this.#pending.clear();
     this.#heap.length = 0;
@@ -95,20 +98,19 @@ export class DueQueue {
     this.#timer = undefined;
     this.#timerAt = Infinity;
     const now = this.#clock.now();
-    const due: (() => void)[] = [];
+    const due: T[] = [];
     for (let top = this.#heap[0]; top && top.at <= now; top = this.#heap[0]) {
       this.#pop();
-      const pending = this.#pending.get(top.id);
-      if (pending?.seq === top.seq) {
+      if (this.#pending.get(top.id) === top) {
         this.#pending.delete(top.id);
-        due.push(pending.run);
+        due.push(top.payload);
       }
     }
     this.#arm();
-    for (const run of due) run();
+    for (const payload of due) this.#onDue(payload);
   }
 
-  #push(node: Node): void {
+  #push(node: Node<T>): void {
     const heap = this.#heap;
     heap.push(node);
     let i = heap.length - 1;
@@ -151,6 +153,6 @@ export class DueQueue {
 }
 
 /** Earlier first; at equal times, in the order scheduled. */
-function before(a: Node, b: Node): boolean {
+function before<T>(a: Node<T>, b: Node<T>): boolean {
   return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }

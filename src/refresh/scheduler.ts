@@ -51,7 +51,7 @@ export class RefreshScheduler {
   readonly #firstJitterFraction: number;
   readonly #backoffPolicy: Omit<BackoffDelayOptions, 'random' | 'throttled'>;
   readonly #onRefresh: ((key: CredentialKey, result: RefreshOutcome) => void) | undefined;
-  readonly #due: DueQueue;
+  readonly #due: DueQueue<CacheEntry>;
   #stopped = false;
 
   constructor(options: RefreshSchedulerOptions) {
@@ -64,7 +64,7 @@ export class RefreshScheduler {
     this.#firstJitterFraction = options.firstJitterFraction ?? DEFAULT_FIRST_JITTER_FRACTION;
     this.#backoffPolicy = options.backoffPolicy ?? {};
     this.#onRefresh = options.onRefresh;
-    this.#due = new DueQueue(this.#clock);
+    this.#due = new DueQueue(this.#clock, (entry: CacheEntry) => void this.#fire(entry));
   }
 
   /** Schedules the refresh of a newly stored entry (wire to the cache's `onStore`). */
@@ -102,7 +102,7 @@ export class RefreshScheduler {
 
   #schedule(entry: CacheEntry, at: number): void {
     if (this.#stopped) return;
-    this.#due.schedule(entry.key.id, at, () => void this.#fire(entry));
+    this.#due.schedule(entry.key.id, at, entry);
   }
 
   async #fire(entry: CacheEntry): Promise<void> {

@@ -7,7 +7,7 @@ import { DueQueue } from '../../src/refresh/due-queue.js';
 describe('DueQueue', () => {
   it('runs callbacks at their times, in order, on a single clock timer', () => {
     const clock = new ManualClock(0);
-    const queue = new DueQueue(clock);
+    const queue = new DueQueue<() => void>(clock, (run) => run());
     const ran: string[] = [];
     for (const [id, at] of [
       ['c', 300],
@@ -30,7 +30,7 @@ describe('DueQueue', () => {
 
   it('replaces the pending callback of an id, and cancels', () => {
     const clock = new ManualClock(0);
-    const queue = new DueQueue(clock);
+    const queue = new DueQueue<() => void>(clock, (run) => run());
     const ran: string[] = [];
     queue.schedule('k', 100, () => ran.push('first'));
     queue.schedule('k', 50, () => ran.push('second'));
@@ -44,7 +44,7 @@ describe('DueQueue', () => {
 
   it('compacts replaced nodes so churn does not grow the heap', () => {
     const clock = new ManualClock(0);
-    const queue = new DueQueue(clock);
+    const queue = new DueQueue<() => void>(clock, (run) => run());
     for (let i = 0; i < 10_000; i++) queue.schedule(`k${i % 10}`, 1_000_000 - i, () => undefined);
     assert.equal(queue.size, 10);
     assert.ok(queue.heapSize <= 2 * 10 + 65, `heap holds ${queue.heapSize} nodes`);
@@ -67,7 +67,7 @@ describe('DueQueue', () => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 80 }), (ops: Op[]) => {
         const clock = new ManualClock(0);
-        const queue = new DueQueue(clock);
+        const queue = new DueQueue<() => void>(clock, (run) => run());
         const ran: string[] = [];
         const model = new Map<number, { at: number; seq: number }>();
         const expected: string[] = [];
