@@ -253,6 +253,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           logger.warn({ key: keyFields(entry.key) }, 'access revoked upstream; entry evicted');
         }
       },
+      housekeepingError: (error) =>
+        logger.error(
+          { error: error instanceof Error ? error.message : String(error) },
+          'housekeeping run failed; the next runs as scheduled',
+        ),
     },
   });
   holder.engine = engine;

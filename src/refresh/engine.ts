@@ -48,6 +48,8 @@ export interface CredentialEngineOptions {
     readonly evict?: (entry: CacheEntry, reason: EvictionReason) => void;
     readonly refresh?: (key: CredentialKey, result: RefreshOutcome) => void;
     readonly housekeeping?: (report: HousekeepingReport) => void;
+    /** A scheduled housekeeping run that threw (the schedule goes on). */
+    readonly housekeepingError?: (error: unknown) => void;
   };
 }
 
@@ -119,6 +121,7 @@ export function createCredentialEngine(options: CredentialEngineOptions): Creden
       schedule: options.housekeepingSchedule,
     }),
     ...(options.on?.housekeeping && { onRun: options.on.housekeeping }),
+    ...(options.on?.housekeepingError && { onError: options.on.housekeepingError }),
   });
   bound.scheduler = scheduler;
   return {

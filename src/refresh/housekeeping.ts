@@ -32,6 +32,8 @@ export interface HousekeepingOptions {
   readonly schedule?: string;
   /** Told after every run. */
   readonly onRun?: (report: HousekeepingReport) => void;
+  /** Told when a scheduled run throws; the schedule goes on. */
+  readonly onError?: (error: unknown) => void;
 }
 
 export class Housekeeping {
@@ -41,6 +43,7 @@ export class Housekeeping {
   readonly #isTarget: (key: CredentialKey) => boolean;
   readonly #schedule: string;
   readonly #onRun: ((report: HousekeepingReport) => void) | undefined;
+  readonly #onError: ((error: unknown) => void) | undefined;
   #task: Timer | undefined;
 
   constructor(options: HousekeepingOptions) {
@@ -50,11 +53,20 @@ export class Housekeeping {
     this.#isTarget = options.isTarget ?? (() => false);
     this.#schedule = options.schedule ?? DEFAULT_HOUSEKEEPING_SCHEDULE;
     this.#onRun = options.onRun;
+    this.#onError = options.onError;
   }
 
   /** Starts the periodic runs; a second call does nothing. */
   start(): void {
-    this.#task ??= this.#clock.schedule(this.#schedule, () => void this.run());
+    // A timer callback that throws would be an uncaught exception: the daemon must not die of
+    // a failed sweep, so the failure is reported and the next run comes as scheduled.
+    this.#task ??= this.#clock.schedule(this.#schedule, () => {
+      try {
+        this.run();
+      } catch (error) {
+        this.#onError?.(error);
+      }
+    });
   }
 
   /** Stops the periodic runs. */

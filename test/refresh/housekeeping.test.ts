@@ -94,6 +94,31 @@ describe('housekeeping', () => {
     assert.equal(clock.pendingTimers, 0, 'and every refresh timer');
   });
 
+  it('reports a run that throws and keeps its schedule: a failed sweep is no uncaught exception', async () => {
+    const { clock, engine, reports } = setup();
+    const errors: unknown[] = [];
+    const failing = createCredentialEngine({
+      clock,
+      providers: fakeProviders(clock, 60 * MINUTE).providers,
+      on: {
+        housekeeping: () => {
+          throw new Error('observer failed');
+        },
+        housekeepingError: (error) => errors.push(error),
+      },
+    });
+    engine.start();
+    failing.start();
+    clock.advance(8 * SECOND); // 10:00:15, the first run of both
+    assert.equal(errors.length, 1);
+    assert.equal((errors[0] as Error).message, 'observer failed');
+    clock.advance(15 * SECOND);
+    assert.equal(errors.length, 2, 'the schedule went on');
+    assert.equal(reports.length, 2, 'and the other engine was not disturbed');
+    failing.stop();
+    engine.stop();
+  });
+
   it('sweeps idle keys within one period of their idle window, keeping configured targets', async () => {
     const { clock, engine, evictions, calls } = setup([warehouse]);
     engine.start();
