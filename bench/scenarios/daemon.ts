@@ -8,13 +8,13 @@
  *    route; 2. CPU per answered request in the server process; 3. start-up to ready (/readyz);
  * 4. idle RSS. Every row is measured in this run; a row that misses its target fails the run.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { type Host, spawnHost } from '../lib/host.js';
 import { KeepAliveClient } from '../lib/http.js';
+import { type Workspace, workspace } from '../lib/production.js';
 import { type LoadParams, type LoadResult, isLoadResult } from '../lib/load.js';
 import { type Align, renderTable } from '../lib/markdown.js';
 import {
@@ -166,28 +166,11 @@ const formatShare = (ms: number, wallMs: number): string => `${Math.round((ms / 
 // ---------------------------------------------------------------------------------------------
 // Server processes
 
-interface Workspace {
-  readonly dir: string;
-  readonly token: string;
-  /** Writes `credcache.yaml` listening on `port` and returns its path. */
-  config(port: number): Promise<string>;
-  remove(): Promise<void>;
-}
-
-async function workspace(): Promise<Workspace> {
-  const dir = await mkdtemp(join(tmpdir(), 'credcache-bench-'));
-  const token = `bench-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
-  await writeFile(join(dir, 'token'), token, { mode: 0o600 });
-  return {
-    dir,
-    token,
-    async config(port) {
-      const file = join(dir, 'credcache.yaml');
-      await writeFile(file, configYaml(port));
-      return file;
-    },
-    remove: () => rm(dir, { recursive: true, force: true }),
-  };
+/** Writes `credcache.yaml` listening on `port` in the workspace and returns its path. */
+async function writeConfig(space: Workspace, port: number): Promise<string> {
+  const file = join(space.dir, 'credcache.yaml');
+  await writeFile(file, configYaml(port));
+  return file;
 }
 
 /**
@@ -409,7 +392,7 @@ async function measureThroughput(
   options: Plan,
 ): Promise<{ throughput: Throughput; canned: Canned[] }> {
   const problems: string[] = [];
-  const daemon = startDaemon(cpus, space, await space.config(0), true);
+  const daemon = startDaemon(cpus, space, await writeConfig(space, 0), true);
   let bare: ServerProcess | undefined;
   const client = spawnHost(new URL('../hosts/load.ts', import.meta.url));
   try {
@@ -571,7 +554,7 @@ async function startRun(
   const port = await freePort();
   const server =
     kind === 'daemon'
-      ? startDaemon(cpus, space, await space.config(port))
+      ? startDaemon(cpus, space, await writeConfig(space, port))
       : startBare(cpus, canned, port);
   try {
     const path = kind === 'daemon' ? '/readyz' : (canned[0]?.path ?? '/');
@@ -624,7 +607,7 @@ async function memoryBreakdown(
   idleMs: number,
   problems: string[],
 ): Promise<MemoryBreakdown> {
-  const file = await space.config(await freePort());
+  const file = await writeConfig(space, await freePort());
   const probe = startProcess(
     cpus,
     [MEMORY_PROBE, '--config', file, '--idle-ms', String(idleMs)],
