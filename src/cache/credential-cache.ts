@@ -1,31 +1,45 @@
 /**
- * The credential cache: a bounded LRU of issued credentials keyed canonically, with single
- * flight for concurrent loads, a short negative cache for deterministic upstream errors, and
- * the rule that nothing is handed out with less than `minRemainingMs` of validity.
+ * The credential cache: a bounded LRU of issued credentials keyed canonically, configured
+ * targets pinned beside it, single flight for concurrent loads, a short negative cache for
+ * deterministic upstream errors, and the rule that nothing is handed out with less than
+ * `minRemainingMs` of validity.
  *
- * It knows nothing of HTTP or AWS: loads go through the `load` function it is given (the
- * provider behind the shared upstream budget), time through the clock it is given.
+ * The cache owns its entries and its loads. An entry is immutable to everyone else; what changes
+ * (when a client last asked for it, whether its last refresh failed) changes here only. Every
+ * load is a flight with an abort controller: an entry that leaves the cache (LRU, idle, expired,
+ * revoked) takes its refresh with it (dropped from the budget's queue, or cancelled in flight, and
+ * its result never stored), and a client miss whose every client hung up before its upstream
+ * call started is dropped.
+ *
+ * It knows nothing of HTTP or AWS: loads go through the `CredentialFetcher` it is given (the
+ * providers behind the shared upstream budget), time through the clock it is given. Whoever
+ * needs to know what happens to entries subscribes (`subscribe`): the refresher, the metrics.
  */
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import { UpstreamError } from '../providers/errors.js';
 import type { IssuedCredentials, Source } from '../providers/types.js';
+import {
+  type CredentialFetcher,
+  type Lane,
+  LoadCancelled,
+  cancellation,
+} from './fetcher.js';
 import type { CredentialKey } from './key.js';
-import { SingleFlight } from './single-flight.js';
+
+export { type Lane, LoadCancelled } from './fetcher.js';
 
 /** Least validity a credential must have left to be handed out (SPEC: 300 s). */
 export const DEFAULT_MIN_REMAINING_MS = 300_000;
-/** Most entries held; the least recently used go first. */
+/** Most entries held, configured targets not counted; the least recently used go first. */
 export const DEFAULT_MAX_ENTRIES = 10_000;
 /** How long a deterministic upstream error is answered from memory. */
 export const DEFAULT_NEGATIVE_TTL_MS = 5_000;
 
-/** Why a load was made: a client waiting, or the refresher working ahead. */
-export type Lane = 'on_demand' | 'background';
-
 export type CacheResult = 'hit' | 'miss' | 'coalesced' | 'stale' | 'negative';
 export type EvictionReason = 'lru' | 'expired' | 'idle' | 'revoked';
 
+/** A cached credential. Read-only outside the cache. */
 export interface CacheEntry {
   readonly key: CredentialKey;
   readonly issued: IssuedCredentials<unknown>;
@@ -33,41 +47,39 @@ export interface CacheEntry {
   readonly storedAt: number;
   /** 0 for a credential loaded cold, else one more than the entry it replaced. */
   readonly generation: number;
-  /** Clock time of the last request for it. */
-  lastUsedAt: number;
-  /** Set while background refreshes fail; the entry is then served as `stale`. */
-  refreshFailure: UpstreamError | undefined;
-  /** Consecutive failed refreshes (for backoff). */
-  refreshFailures: number;
-  /**
-   * What the HTTP layer derives from the credential (its serialised response bodies), made
-   * once per entry, not per request.
-   */
-  readonly rendered: Record<string, unknown>;
+  /** Clock time a client last asked for it (a background load never counts); -Infinity: never. */
+  readonly lastUsedAt: number;
 }
 
-/**
- * Loads a credential in `lane`. For a background load, `urgent` settles when a client starts
- * waiting on it: from then on it is a client's miss, and goes as on-demand if it has not started.
- */
-export type Load = (
-  key: CredentialKey,
-  lane: Lane,
-  urgent?: Promise<void>,
-) => Promise<IssuedCredentials<unknown>>;
+/** The cache's own view of an entry: what it alone changes. */
+interface Held extends CacheEntry {
+  lastUsedAt: number;
+  /** The last refresh of this entry failed: it is served as `stale`. */
+  refreshFailed: boolean;
+}
+
+/** What the cache tells its subscribers. */
+export interface CacheListener {
+  /** A new credential was stored (first load or refresh). */
+  stored?(entry: CacheEntry): void;
+  /** An entry left the cache; whatever load was refreshing it has been dropped. */
+  evicted?(entry: CacheEntry, reason: EvictionReason): void;
+  /** A client lookup and how it was answered, whether or not the load then succeeds. */
+  lookup?(key: CredentialKey, result: CacheResult): void;
+}
 
 export interface CredentialCacheOptions {
   readonly clock: Clock;
-  readonly load: Load;
+  readonly fetcher: CredentialFetcher;
+  /** Entries held besides pinned ones; past it, the least recently used goes (`lru`). */
   readonly maxEntries?: number;
   readonly minRemainingMs?: number;
   readonly negativeTtlMs?: number;
-  /** Told of every entry that leaves the cache, and why. */
-  readonly onEvict?: (entry: CacheEntry, reason: EvictionReason) => void;
-  /** Told of every new credential stored (first load or refresh). */
-  readonly onStore?: (entry: CacheEntry) => void;
-  /** Told of every lookup and how it was answered, whether or not the load then succeeds. */
-  readonly onLookup?: (key: CredentialKey, result: CacheResult) => void;
+  /**
+   * Keys held outside the LRU (configured targets): never LRU-evicted, never swept, and their
+   * refreshes wanted whether or not the entry is there.
+   */
+  readonly pinned?: (key: CredentialKey) => boolean;
 }
 
 export interface Lookup {
@@ -75,9 +87,30 @@ export interface Lookup {
   readonly result: Exclude<CacheResult, 'negative'>;
 }
 
+export interface GetOptions {
+  /** Aborted when the client hung up: its miss is dropped if nobody else waits on it. */
+  readonly signal?: AbortSignal | undefined;
+}
+
 interface NegativeEntry {
   readonly error: UpstreamError;
   readonly until: number;
+}
+
+/** One load of one key. */
+interface Flight {
+  readonly controller: AbortController;
+  /** Made by the refresher (wanted while its entry is cached, or its key pinned), or by a client. */
+  readonly byRefresh: boolean;
+  /** The entry a refresh replaces; undefined for a client's miss or a pinned key's first load. */
+  readonly basis: Held | undefined;
+  /** Clients waiting on it and still connected. */
+  clients: number;
+  /** It has left the budget's queues: its upstream call is made. */
+  started: boolean;
+  /** For a refresh: makes it a client's miss (it moves to the on-demand queue). */
+  makeUrgent: (() => void) | undefined;
+  promise: Promise<Held>;
 }
 
 /** A load failed with a deterministic error that is being answered from memory. */
@@ -94,21 +127,19 @@ export class NegativeCacheHit extends Error {
 
 export class CredentialCache {
   readonly #clock: Clock;
-  readonly #load: Load;
+  readonly #fetcher: CredentialFetcher;
   readonly #minRemainingMs: number;
   readonly #negativeTtlMs: number;
-  readonly #onEvict: ((entry: CacheEntry, reason: EvictionReason) => void) | undefined;
-  readonly #onStore: ((entry: CacheEntry) => void) | undefined;
-  readonly #onLookup: ((key: CredentialKey, result: CacheResult) => void) | undefined;
-  readonly #entries: LRUCache<string, CacheEntry>;
+  readonly #isPinned: (key: CredentialKey) => boolean;
+  readonly #entries: LRUCache<string, Held>;
+  readonly #pinned = new Map<string, Held>();
   readonly #negative = new Map<string, NegativeEntry>();
-  readonly #flights = new SingleFlight<CacheEntry>();
-  /** Background loads in flight, by key id: what makes one urgent when a client joins it. */
-  readonly #urgent = new Map<string, () => void>();
+  readonly #flights = new Map<string, Flight>();
+  readonly #listeners: CacheListener[] = [];
 
   constructor(options: CredentialCacheOptions) {
     this.#clock = options.clock;
-    this.#load = options.load;
+    this.#fetcher = options.fetcher;
     this.#minRemainingMs = nonNegative(
       'minRemainingMs',
       options.minRemainingMs ?? DEFAULT_MIN_REMAINING_MS,
@@ -117,19 +148,27 @@ export class CredentialCache {
       'negativeTtlMs',
       options.negativeTtlMs ?? DEFAULT_NEGATIVE_TTL_MS,
     );
-    this.#onEvict = options.onEvict;
-    this.#onStore = options.onStore;
-    this.#onLookup = options.onLookup;
+    this.#isPinned = options.pinned ?? (() => false);
     const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
       throw new RangeError(`maxEntries: must be a whole number of at least 1, got ${maxEntries}`);
     }
-    this.#entries = new LRUCache<string, CacheEntry>({
+    this.#entries = new LRUCache<string, Held>({
       max: maxEntries,
-      dispose: (entry, _id, reason) => {
-        if (reason === 'evict') this.#onEvict?.(entry, 'lru');
+      // After the key is gone: whoever is told finds the cache without it.
+      disposeAfter: (entry, _id, reason) => {
+        if (reason === 'evict') this.#left(entry, 'lru');
       },
     });
+  }
+
+  /** Tells `listener` of stores, evictions and lookups from now on; returns the unsubscribe. */
+  subscribe(listener: CacheListener): () => void {
+    this.#listeners.push(listener);
+    return () => {
+      const at = this.#listeners.indexOf(listener);
+      if (at !== -1) this.#listeners.splice(at, 1);
+    };
   }
 
   /** Whether `entry` may be handed out now. */
@@ -142,40 +181,62 @@ export class CredentialCache {
    * refresh fails), synchronously; undefined when only `get` can answer.
    */
   getServable(key: CredentialKey): Lookup | undefined {
-    const cached = this.#entries.get(key.id);
+    const cached =
+      (this.#pinned.size > 0 ? this.#pinned.get(key.id) : undefined) ?? this.#entries.get(key.id);
     if (!cached) return undefined;
     const now = this.#clock.now();
     if (cached.issued.expiration - now < this.#minRemainingMs) return undefined;
     cached.lastUsedAt = now;
-    const result = cached.refreshFailure ? 'stale' : 'hit';
-    this.#onLookup?.(key, result);
+    const result = cached.refreshFailed ? 'stale' : 'hit';
+    this.#emitLookup(key, result);
     return { entry: cached, result };
   }
 
   /**
    * A credential for `key` with at least `minRemainingMs` left: from memory when it has one,
    * else from one upstream load shared by every concurrent caller. Rejects with the load's
-   * `UpstreamError`, or `NegativeCacheHit` while a deterministic error is remembered.
+   * `UpstreamError`, `NegativeCacheHit` while a deterministic error is remembered, the budget's
+   * refusal, or `LoadCancelled` when the caller's `signal` ended its wait.
    */
-  async get(key: CredentialKey): Promise<Lookup> {
+  async get(key: CredentialKey, options: GetOptions = {}): Promise<Lookup> {
     const served = this.getServable(key);
     if (served) return served;
     const now = this.#clock.now();
     const negative = this.#negative.get(key.id);
     if (negative) {
       if (negative.until > now) {
-        this.#onLookup?.(key, 'negative');
+        this.#emitLookup(key, 'negative');
         throw new NegativeCacheHit(negative.error, negative.until - now);
       }
       this.#negative.delete(key.id);
     }
-    const { promise, joined } = this.#flights.run(key.id, () => this.#fetch(key, 'on_demand'));
-    // A client now waits on this load: a background refresh still queued must not keep it waiting
-    // behind every other client's miss.
-    if (joined) this.#urgent.get(key.id)?.();
-    this.#onLookup?.(key, joined ? 'coalesced' : 'miss');
-    const entry = await promise;
-    entry.lastUsedAt = this.#clock.now();
+    const { signal } = options;
+    if (signal?.aborted) throw cancellation(signal);
+    let flight = this.#flights.get(key.id);
+    const joined = flight !== undefined;
+    if (!flight) flight = this.#start(key, 'on_demand', undefined);
+    else if (flight.makeUrgent) {
+      // A client now waits on this refresh: it must not wait behind every background refresh.
+      flight.makeUrgent();
+      flight.makeUrgent = undefined;
+    }
+    const result = joined ? 'coalesced' : 'miss';
+    this.#emitLookup(key, result);
+    const waiting = flight;
+    waiting.clients += 1;
+    let present = true;
+    const onAbort = () => {
+      present = false;
+      this.#clientLeft(waiting);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let entry: Held;
+    try {
+      entry = await waiting.promise;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (present) waiting.clients -= 1;
+    }
     if (!this.servable(entry)) {
       // Issued with less validity than the floor: AWS or the configuration is off. Never serve it.
       throw new UpstreamError(
@@ -184,77 +245,155 @@ export class CredentialCache {
         `the credential for ${key.source} arrived with less than ${this.#minRemainingMs} ms of validity left`,
       );
     }
-    return { entry, result: joined ? 'coalesced' : 'miss' };
+    if (this.#held(key) === entry) entry.lastUsedAt = this.#clock.now();
+    return { entry, result };
   }
 
   /**
-   * Loads a new credential for a cached key in the background lane and stores it, sharing the
-   * load with any client miss of the same key. Rejects with the `UpstreamError`; the caller (the
-   * refresher) decides what to keep.
+   * Loads a new credential for a cached (or pinned) key in the background lane and stores it,
+   * sharing the load with any client miss of the same key. Rejects with the load's error, or
+   * `LoadCancelled` when the entry leaves the cache first; the caller (the refresher) decides
+   * what to do next.
    */
   refresh(key: CredentialKey): Promise<CacheEntry> {
-    let makeUrgent: () => void = () => undefined;
-    const urgent = new Promise<void>((resolve) => (makeUrgent = resolve));
-    const { promise, joined } = this.#flights.run(key.id, () =>
-      this.#fetch(key, 'background', urgent),
-    );
-    if (!joined) this.#urgent.set(key.id, makeUrgent);
-    return promise;
+    const existing = this.#flights.get(key.id);
+    if (existing) return existing.promise;
+    const basis = this.#held(key);
+    if (!basis && !this.#isPinned(key)) {
+      return Promise.reject(new LoadCancelled('the entry is not in the cache'));
+    }
+    return this.#start(key, 'background', basis).promise;
   }
 
-  async #fetch(key: CredentialKey, lane: Lane, urgent?: Promise<void>): Promise<CacheEntry> {
+  /** Whether a load of `key` is under way (queued or in flight). */
+  loading(key: CredentialKey): boolean {
+    return this.#flights.has(key.id);
+  }
+
+  /** Loads under way. */
+  get flights(): number {
+    return this.#flights.size;
+  }
+
+  #start(key: CredentialKey, lane: Lane, basis: Held | undefined): Flight {
+    let makeUrgent: (() => void) | undefined;
+    const urgent =
+      lane === 'background'
+        ? new Promise<void>((resolve) => {
+            makeUrgent = resolve;
+          })
+        : undefined;
+    const flight: Flight = {
+      controller: new AbortController(),
+      byRefresh: lane === 'background',
+      basis,
+      clients: 0,
+      started: false,
+      makeUrgent,
+      promise: undefined as unknown as Promise<Held>,
+    };
+    this.#flights.set(key.id, flight);
+    flight.promise = this.#run(key, flight, lane, urgent).finally(() => {
+      if (this.#flights.get(key.id) === flight) this.#flights.delete(key.id);
+    });
+    return flight;
+  }
+
+  async #run(
+    key: CredentialKey,
+    flight: Flight,
+    lane: Lane,
+    urgent: Promise<void> | undefined,
+  ): Promise<Held> {
+    const { signal } = flight.controller;
     let issued: IssuedCredentials<unknown>;
     try {
-      issued = await this.#load(key, lane, urgent);
+      issued = await this.#fetcher.fetch(key, {
+        lane,
+        reserved: flight.byRefresh && this.#isPinned(key),
+        signal,
+        ...(urgent && { urgent }),
+        started: () => {
+          flight.started = true;
+        },
+      });
     } catch (error) {
+      if (signal.aborted) throw cancellation(signal);
       if (isDeterministic(error) && this.#negativeTtlMs > 0) {
         this.#negative.set(key.id, { error, until: this.#clock.now() + this.#negativeTtlMs });
       }
-      // A client's miss found access revoked: the old, no longer servable entry goes too.
-      // (Background refreshes leave this decision to the scheduler.)
-      const previous = this.#entries.peek(key.id);
-      if (lane === 'on_demand' && isDeterministic(error) && error.evict && previous) {
-        if (!this.servable(previous)) this.evict(key, 'revoked', previous);
+      const previous = this.#held(key);
+      if (flight.byRefresh) {
+        // Served as `stale` from now on (the refresher decides about eviction and retries).
+        if (previous !== undefined && previous === flight.basis) previous.refreshFailed = true;
+      } else if (isDeterministic(error) && error.evict && previous && !this.servable(previous)) {
+        // A client's miss found access revoked: the old, no longer servable entry goes too.
+        this.evict(key, 'revoked', previous);
       }
       throw error;
-    } finally {
-      // The flight ends (SingleFlight forgets it only after this): nothing left to make urgent.
-      if (urgent) this.#urgent.delete(key.id);
+    }
+    if (signal.aborted) throw cancellation(signal);
+    const previous = this.#held(key);
+    const pinned = this.#isPinned(key);
+    if (flight.byRefresh && flight.clients === 0 && !pinned && previous !== flight.basis) {
+      throw new LoadCancelled('its entry left the cache');
     }
     this.#negative.delete(key.id);
-    const previous = this.#entries.peek(key.id);
-    const entry: CacheEntry = {
+    const now = this.#clock.now();
+    const usedNow = !flight.byRefresh || flight.clients > 0;
+    const entry: Held = {
       key,
       issued,
-      storedAt: this.#clock.now(),
+      storedAt: now,
       generation: previous ? previous.generation + 1 : 0,
-      lastUsedAt: previous?.lastUsedAt ?? this.#clock.now(),
-      refreshFailure: undefined,
-      refreshFailures: 0,
-      rendered: {},
+      lastUsedAt: usedNow
+        ? now
+        : (previous?.lastUsedAt ?? flight.basis?.lastUsedAt ?? Number.NEGATIVE_INFINITY),
+      refreshFailed: false,
     };
-    this.#entries.set(key.id, entry);
-    this.#onStore?.(entry);
+    if (pinned) this.#pinned.set(key.id, entry);
+    else this.#entries.set(key.id, entry);
+    for (const listener of this.#listeners) listener.stored?.(entry);
     return entry;
+  }
+
+  /** A client waiting on `flight` hung up: the load goes when nobody wants it and it has not started. */
+  #clientLeft(flight: Flight): void {
+    flight.clients -= 1;
+    if (flight.clients > 0 || flight.byRefresh || flight.started) return;
+    flight.controller.abort(new LoadCancelled('every client waiting on it hung up'));
   }
 
   /** The entry for `key` without touching its recency or use time. */
   peek(key: CredentialKey): CacheEntry | undefined {
-    return this.#entries.peek(key.id);
+    return this.#held(key);
   }
 
-  /** Removes the entry of `key` (if it is still `entry`, when given), telling `onEvict` why. */
+  #held(key: CredentialKey): Held | undefined {
+    return this.#pinned.get(key.id) ?? this.#entries.peek(key.id);
+  }
+
+  /** Removes the entry of `key` (if it is still `entry`, when given), telling subscribers why. */
   evict(key: CredentialKey, reason: EvictionReason, entry?: CacheEntry): boolean {
-    const current = this.#entries.peek(key.id);
+    const current = this.#held(key);
     if (!current || (entry !== undefined && current !== entry)) return false;
-    this.#entries.delete(key.id);
-    this.#onEvict?.(current, reason);
+    if (!this.#pinned.delete(key.id)) this.#entries.delete(key.id);
+    this.#left(current, reason);
     return true;
   }
 
-  /** Every entry, least recently used last; does not touch recency. */
+  /** `entry` is out of the cache: its refresh goes with it, then subscribers are told. */
+  #left(entry: Held, reason: EvictionReason): void {
+    const flight = this.#flights.get(entry.key.id);
+    if (flight && flight.basis === entry && flight.clients === 0) {
+      flight.controller.abort(new LoadCancelled(`its entry left the cache (${reason})`));
+    }
+    for (const listener of this.#listeners) listener.evicted?.(entry, reason);
+  }
+
+  /** Every entry, pinned first, then least recently used last; does not touch recency. */
   entries(): CacheEntry[] {
-    return [...this.#entries.values()];
+    return [...this.#pinned.values(), ...this.#entries.values()];
   }
 
   /** Number of entries per source. */
@@ -264,20 +403,20 @@ export class CredentialCache {
       lakeformation_partition: 0,
       redshift_serverless: 0,
     };
+    for (const entry of this.#pinned.values()) counts[entry.key.source] += 1;
     for (const entry of this.#entries.values()) counts[entry.key.source] += 1;
     return counts;
   }
 
   /**
    * Drops what can no longer be served (`expired`: less than `minRemainingMs` left) and what no
-   * client asked for within `idleMs` (`idle`), except keys `keep` says to hold (configured
-   * targets). Forgets elapsed negative entries. Returns how many entries left.
+   * client asked for within `idleMs` (`idle`); pinned entries stay (their refresher replaces
+   * them). Forgets elapsed negative entries. Returns how many entries left.
    */
-  sweep(idleMs: number, keep: (key: CredentialKey) => boolean = () => false): number {
+  sweep(idleMs: number): number {
     const now = this.#clock.now();
     let removed = 0;
-    for (const entry of this.entries()) {
-      if (keep(entry.key)) continue;
+    for (const entry of [...this.#entries.values()]) {
       const reason: EvictionReason | undefined = !this.servable(entry)
         ? 'expired'
         : now - entry.lastUsedAt >= idleMs
@@ -291,8 +430,17 @@ export class CredentialCache {
     return removed;
   }
 
+  /** Drops every load under way (the engine is stopping); entries stay readable. */
+  abortAll(reason: string): void {
+    for (const flight of this.#flights.values()) flight.controller.abort(new LoadCancelled(reason));
+  }
+
   get size(): number {
-    return this.#entries.size;
+    return this.#pinned.size + this.#entries.size;
+  }
+
+  #emitLookup(key: CredentialKey, result: CacheResult): void {
+    for (const listener of this.#listeners) listener.lookup?.(key, result);
   }
 }
 

@@ -20,6 +20,7 @@ import {
   isWorkgroupName,
 } from '../providers/rules.js';
 import type { Source } from '../providers/types.js';
+import { refreshCapacity } from '../refresh/capacity.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9911';
 export const DEFAULT_DURATION_SECONDS = 3600;
@@ -193,6 +194,8 @@ const schema = z.strictObject({
       timeoutSeconds: seconds(1, 300).default(10),
       maxConcurrent: wholeNumber(1, 1_000).default(8),
       ratePerSecond: wholeNumber(1, 10_000).default(20),
+      maxWaitSeconds: seconds(1, 300).default(10),
+      maxQueue: wholeNumber(1, 100_000).default(1_000),
     })
     .prefault({}),
   allow: z
@@ -419,6 +422,8 @@ export function buildConfig(
     problems.push(`${sources.get('probeListen') ?? 'probeListen'}: ${probeListen}`);
   }
   problems.push(...targetProblems(config));
+  const capacity = capacityProblem(config);
+  if (capacity !== undefined) problems.push(capacity);
   if (problems.length > 0 || typeof listen === 'string' || typeof probeListen === 'string') {
     throw new ConfigError(problems, origin);
   }
@@ -428,6 +433,25 @@ export function buildConfig(
       ? config.auth
       : { ...config.auth, tokenFile: resolve(baseDir, config.auth.tokenFile) };
   return { ...config, auth, listen, probeListen, origin };
+}
+
+/**
+ * Whether the upstream budget can keep a full cache of credentials of the configured default
+ * durations fresh (see `refreshCapacity`); requests that ask for shorter ones cost more.
+ */
+function capacityProblem(config: RawConfig): string | undefined {
+  const lifetimes = [
+    defaultDuration(config, 'lakeformation_table'),
+    defaultDuration(config, 'redshift_serverless'),
+    ...config.targets.map((target) => target.durationSeconds ?? defaultDuration(config, target.source)),
+  ];
+  return refreshCapacity({
+    maxEntries: config.cache.maxEntries,
+    targets: config.targets.length,
+    lifetimeMs: Math.min(...lifetimes) * 1000,
+    ratePerSecond: config.upstream.ratePerSecond,
+    refreshPolicy: { minRemainingMs: config.cache.minRemainingSeconds * 1000 },
+  }).problem;
 }
 
 function targetProblems(config: RawConfig): string[] {

@@ -4,7 +4,9 @@
  * Messages never carry a secret: they name fields, AWS error names and request ids.
  */
 import { NegativeCacheHit } from '../cache/credential-cache.js';
+import { LoadCancelled } from '../cache/fetcher.js';
 import { UpstreamError, type UpstreamErrorKind } from '../providers/errors.js';
+import { BudgetExceeded } from '../refresh/budget.js';
 
 export type ApiErrorCode =
   | 'InvalidRequest'
@@ -87,7 +89,20 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof NegativeCacheHit) {
     return fromUpstream(error.error, Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
   }
+  if (error instanceof BudgetExceeded) {
+    return new ApiError('UpstreamThrottled', error.message, {
+      retryable: true,
+      retryAfterSeconds: Math.max(1, Math.ceil(error.retryAfterMs / 1000)),
+    });
+  }
   if (error instanceof UpstreamError) return fromUpstream(error);
+  if (error instanceof LoadCancelled) {
+    // Only a client that has hung up is answered this (its answer goes nowhere).
+    return new ApiError('UpstreamUnavailable', error.message, {
+      retryable: true,
+      retryAfterSeconds: 1,
+    });
+  }
   return new ApiError('InternalError', 'internal error; see the daemon log');
 }
 

@@ -12,6 +12,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Express, NextFunction, Request, Response } from 'express';
+import { LoadCancelled } from '../cache/fetcher.js';
 import type { Clock } from '../clock.js';
 import type { Metrics, RouteMetrics } from '../metrics/metrics.js';
 import type { TokenAuth } from './auth.js';
@@ -46,6 +47,9 @@ export function hostName(host: string): string {
 
 /** Connections on which an answer has been sent: a later parse error there only closes them. */
 const answered = new WeakSet<object>();
+
+/** Counted (never sent) for a request whose client hung up before its answer, as nginx does. */
+const CLIENT_CLOSED = 499;
 
 /** The flat header pair that makes Node close the connection once the answer is written. */
 const CLOSE = ['connection', 'close'] as const;
@@ -140,13 +144,15 @@ export function createFront(options: FrontOptions): Front {
     const found = match(path);
     const observe = found ? metricsFor(found.route.pattern) : unmatched;
     let finished = false;
+    /** Set when the client hung up before its answer: nothing is written, 499 is counted. */
+    let gone = false;
     const finish = (answer: Reply) => {
       if (finished) return;
       finished = true;
       waiting.delete(finish);
-      write(res, answer);
+      if (!gone) write(res, answer);
       inFlight -= 1;
-      observe.observe(answer.status, (clock.monotonic() - started) / 1000);
+      observe.observe(gone ? CLIENT_CLOSED : answer.status, (clock.monotonic() - started) / 1000);
     };
     if (!found) {
       finish(
@@ -170,8 +176,25 @@ export function createFront(options: FrontOptions): Front {
     const get = found.route.methods.GET;
     if (get && (req.method === 'GET' || req.method === 'HEAD')) {
       let answer: Reply | Promise<Reply>;
+      let hangUp: AbortController | undefined;
+      const context = {
+        rawQuery: q === -1 ? '' : url.slice(q + 1),
+        params: found.params,
+        // Made only when a handler asks (a miss): a hit allocates nothing for it.
+        get signal(): AbortSignal {
+          if (!hangUp) {
+            const controller = (hangUp = new AbortController());
+            res.once('close', () => {
+              if (finished) return;
+              gone = true;
+              controller.abort(new LoadCancelled('the client hung up'));
+            });
+          }
+          return hangUp.signal;
+        },
+      };
       try {
-        answer = get({ rawQuery: q === -1 ? '' : url.slice(q + 1), params: found.params });
+        answer = get(context);
       } catch (error) {
         finish(fail(error));
         return;
@@ -264,11 +287,16 @@ async function expressApp(
       if (!handler || method === 'GET') continue; // GET and HEAD are the front's
       chain.post(parseJson, (req: Request, res: Response, next: NextFunction) => {
         const q = req.url.indexOf('?');
+        const hangUp = new AbortController();
+        res.once('close', () => {
+          if (!res.writableFinished) hangUp.abort(new LoadCancelled('the client hung up'));
+        });
         Promise.resolve(
           handler({
             rawQuery: q === -1 ? '' : req.url.slice(q + 1),
             params: req.params as Record<string, string>,
             body: req.body as unknown,
+            signal: hangUp.signal,
           }),
         ).then((answer) => send(res, answer), next);
       });

@@ -11,7 +11,6 @@ import { type Clock, systemClock } from '../clock.js';
 import type { RunningEmulator } from '../emulator/server.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { type UpstreamClients, createUpstreamClients } from '../providers/clients.js';
-import { classifyUpstreamError } from '../providers/errors.js';
 import { type UpstreamCall, instrumented } from '../providers/instrumented.js';
 import {
   createPartitionCredentialsProvider,
@@ -149,22 +148,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   const targets = new Targets(config);
   const registry = new Registry();
-  const holder: { engine?: CredentialEngine } = {};
-  const readinessHolder: { readiness?: Readiness } = {};
-  const metrics = createMetrics(registry, {
-    entries: () =>
-      holder.engine?.cache.countBySource() ?? {
-        lakeformation_table: 0,
-        lakeformation_partition: 0,
-        redshift_serverless: 0,
-      },
-    ready: () => readinessHolder.readiness?.ready() ?? false,
-    targetRemaining: () =>
-      targets.all().map(({ name, key }) => {
-        const entry = holder.engine?.cache.peek(key);
-        return [name, entry ? (entry.issued.expiration - clock.now()) / 1000 : undefined] as const;
-      }),
-  });
+  const metrics = createMetrics(registry);
 
   const observeCall = (call: UpstreamCall) => {
     metrics.upstreamCall(call.source, call.error?.awsName, call.seconds);
@@ -216,32 +200,25 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     minRemainingMs: config.cache.minRemainingSeconds * 1000,
     negativeTtlMs: config.cache.negativeTtlSeconds * 1000,
     idleMs: config.cache.idleSeconds * 1000,
-    isTarget: (key) => targets.has(key),
+    targets: targets.all().map((target) => target.key),
     budget: {
       maxConcurrent: config.upstream.maxConcurrent,
       ratePerSecond: config.upstream.ratePerSecond,
+      maxWaitMs: config.upstream.maxWaitSeconds * 1000,
+      maxQueue: config.upstream.maxQueue,
     },
     on: {
       lookup: (key, result) => metrics.cacheRequest(key.source, result),
       load: (key, lane, error) => {
         metrics.refresh(key.source, lane, error === undefined ? 'success' : 'failure');
-        if (error === undefined) {
-          readinessHolder.readiness?.recordFailure(key.id, undefined);
-          return;
-        }
-        const upstream = classifyUpstreamError(error);
-        readinessHolder.readiness?.recordFailure(
-          key.id,
-          `${upstream.awsName}: ${upstream.message}`,
-        );
-        if (lane === 'background') {
+        if (error !== undefined && lane === 'background') {
           logger.warn(
             {
               key: keyFields(key),
-              error: upstream.awsName,
-              kind: upstream.kind,
-              requestId: upstream.requestId,
-              message: upstream.message,
+              error: error.awsName,
+              kind: error.kind,
+              requestId: error.requestId,
+              message: error.message,
             },
             'background refresh failed',
           );
@@ -260,9 +237,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         ),
     },
   });
-  holder.engine = engine;
-  const readiness = new Readiness(clock, engine.cache, targets);
-  readinessHolder.readiness = readiness;
+  const readiness = new Readiness(clock, engine.cache, engine.scheduler, targets);
+  metrics.watch({
+    entries: () => engine.cache.countBySource(),
+    ready: () => readiness.ready(),
+    targetRemaining: () =>
+      targets.all().map(({ name, key }) => {
+        const entry = engine.cache.peek(key);
+        return [name, entry ? (entry.issued.expiration - clock.now()) / 1000 : undefined] as const;
+      }),
+  });
 
   const rules = {
     defaultDurationSeconds: (source: Parameters<typeof defaultDuration>[1]) =>
@@ -324,7 +308,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   }
   const url = serverUrl(server);
   const probeUrl = probeServer ? serverUrl(probeServer) : undefined;
-  engine.start();
 
   if (auth.mode.kind === 'disabled') {
     logger.warn(
@@ -337,14 +320,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   if (rules.allow.allowsAll)
     logger.info('no allow-list configured: every table and workgroup is allowed');
 
-  // Prewarm every target; failures are logged by the observers and shown by /readyz.
+  // Every target's standing job starts with its first load; a failed one is retried in the
+  // background (logged by the observers, shown by /readyz) until upstream answers.
   const warmStarted = clock.monotonic();
-  const results = await Promise.allSettled(
-    targets.all().map((target) => engine.cache.get(target.key)),
-  );
+  engine.start();
+  await engine.warm();
   const warm: WarmReport = {
     targets: targets.size,
-    warmed: results.filter((result) => result.status === 'fulfilled').length,
+    warmed: targets.all().filter((target) => {
+      const entry = engine.cache.peek(target.key);
+      return entry !== undefined && engine.cache.servable(entry);
+    }).length,
     ms: Math.round(clock.monotonic() - warmStarted),
   };
   logger.info(

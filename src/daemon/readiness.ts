@@ -1,9 +1,11 @@
 /**
  * Readiness: every configured target holds a credential that can be served, and the daemon is
- * not shutting down. Failing targets are named with the last reason their load failed.
+ * not shutting down. Failing targets are named with the AWS error code their last attempt ended
+ * with (the refresher's failure state; never AWS's message text, which may carry ARNs).
  */
 import type { CredentialCache } from '../cache/credential-cache.js';
 import type { Clock } from '../clock.js';
+import type { RefreshScheduler } from '../refresh/scheduler.js';
 import type { Targets } from './targets.js';
 
 export interface TargetState {
@@ -18,23 +20,15 @@ export interface TargetState {
 export class Readiness {
   readonly #clock: Clock;
   readonly #cache: CredentialCache;
+  readonly #scheduler: RefreshScheduler;
   readonly #targets: Targets;
-  readonly #lastFailure = new Map<string, string>();
   #shuttingDown = false;
 
-  constructor(clock: Clock, cache: CredentialCache, targets: Targets) {
+  constructor(clock: Clock, cache: CredentialCache, scheduler: RefreshScheduler, targets: Targets) {
     this.#clock = clock;
     this.#cache = cache;
+    this.#scheduler = scheduler;
     this.#targets = targets;
-  }
-
-  /** Remembers why the load of a target's key failed (cleared by the next success). */
-  recordFailure(keyId: string, reason: string | undefined): void {
-    for (const target of this.#targets.all()) {
-      if (target.key.id !== keyId) continue;
-      if (reason === undefined) this.#lastFailure.delete(target.name);
-      else this.#lastFailure.set(target.name, reason);
-    }
   }
 
   shutDown(): void {
@@ -52,9 +46,12 @@ export class Readiness {
         ? Math.max(0, Math.floor((entry.issued.expiration - this.#clock.now()) / 1000))
         : undefined;
       if (entry && this.#cache.servable(entry)) return { name, ready: true, remainingSeconds };
-      const reason =
-        this.#lastFailure.get(name) ??
-        (entry ? 'credential below minRemainingSeconds' : 'no credential yet');
+      const failure = this.#scheduler.failures(key);
+      const reason = failure
+        ? `${failure.lastError.awsName} (${failure.consecutive} failed attempts in a row; retrying)`
+        : entry
+          ? 'credential below minRemainingSeconds'
+          : 'no credential yet';
       return {
         name,
         ready: false,

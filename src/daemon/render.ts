@@ -1,6 +1,7 @@
 /**
- * Response bodies of a cached credential, serialised once per entry (the entry's `rendered`
- * map) rather than per hit. Every timestamp is ISO-8601 UTC ending in `Z`, which
+ * Response bodies of a cached credential, serialised once per entry rather than per hit, and kept
+ * by the HTTP layer (a `Renderings`, keyed weakly by entry: the cache owns entries, and an entry
+ * that leaves it takes its renderings with it). Every timestamp is ISO-8601 UTC ending in `Z`, which
  * container-credential clients require.
  *
  * Memory per entry is what bounds a large cache, so an entry keeps only what hits need: the body,
@@ -94,19 +95,32 @@ interface Rendered {
 }
 
 /**
- * The whole answer for `entry` in `format` with cache result `result`. A hit's (or stale hit's)
- * is made on first use and kept with the entry, so a hit allocates nothing for it; a miss's or
- * coalesced wait's (once per credential) is made each time and not kept.
+ * What the HTTP layer has rendered of each cached entry. Weakly keyed: nothing here keeps an
+ * entry alive, and the cache knows nothing of it.
  */
-export function renderedReply(entry: CacheEntry, format: Format, result: Served): Reply {
-  let rendered = entry.rendered[format] as Rendered | undefined;
-  if (result !== 'hit' && result !== 'stale') {
-    return answer(result, rendered?.body ?? render(entry, format));
+export class Renderings {
+  readonly #byEntry = new WeakMap<CacheEntry, Partial<Record<Format, Rendered>>>();
+
+  /**
+   * The whole answer for `entry` in `format` with cache result `result`. A hit's (or stale
+   * hit's) is made on first use and kept, so a hit allocates nothing for it; a miss's or
+   * coalesced wait's (once per credential) is made each time and not kept.
+   */
+  reply(entry: CacheEntry, format: Format, result: Served): Reply {
+    let formats = this.#byEntry.get(entry);
+    let rendered = formats?.[format];
+    if (result !== 'hit' && result !== 'stale') {
+      return answer(result, rendered?.body ?? render(entry, format));
+    }
+    if (!rendered) {
+      // Both slots declared up front: kept in the object itself, not in a property array added later.
+      rendered = { body: render(entry, format), hit: undefined, stale: undefined };
+      if (!formats) {
+        formats = {};
+        this.#byEntry.set(entry, formats);
+      }
+      formats[format] = rendered;
+    }
+    return (rendered[result] ??= answer(result, rendered.body));
   }
-  if (!rendered) {
-    // Both slots declared up front: kept in the object itself, not in a property array added later.
-    rendered = { body: render(entry, format), hit: undefined, stale: undefined };
-    entry.rendered[format] = rendered;
-  }
-  return (rendered[result] ??= answer(result, rendered.body));
 }

@@ -10,7 +10,7 @@ import type { CredentialCache, Lookup } from '../cache/credential-cache.js';
 import type { CredentialKey } from '../cache/key.js';
 import { ApiError } from './errors.js';
 import type { Readiness } from './readiness.js';
-import { type Format, renderedReply } from './render.js';
+import { type Format, Renderings } from './render.js';
 import { type Reply, reply } from './reply.js';
 import {
   type RequestRules,
@@ -28,6 +28,11 @@ export interface RequestContext {
   readonly params: Readonly<Record<string, string>>;
   /** The parsed JSON body (POST). */
   readonly body?: unknown;
+  /**
+   * Aborted when the client hangs up before its answer (made on first read: a hit never asks).
+   * A miss passes it on, so a queued load nobody waits for any more is dropped.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export type Method = 'GET' | 'POST';
@@ -64,14 +69,19 @@ const HEALTHY = reply(200, JSON_NO_STORE, '{"status":"ok"}');
 
 export function buildRoutes(deps: ApiDependencies): Route[] {
   const { cache, targets, rules, readiness, registry } = deps;
+  const renderings = new Renderings();
 
   /** A hit is answered synchronously, from bodies and headers made once per entry. */
-  function credential(key: CredentialKey, format: Format): Reply | Promise<Reply> {
+  function credential(
+    key: CredentialKey,
+    format: Format,
+    context: RequestContext,
+  ): Reply | Promise<Reply> {
     const hit = cache.getServable(key);
-    if (hit) return renderedReply(hit.entry, format, hit.result);
+    if (hit) return renderings.reply(hit.entry, format, hit.result);
     return cache
-      .get(key)
-      .then((lookup: Lookup) => renderedReply(lookup.entry, format, lookup.result));
+      .get(key, { signal: context.signal })
+      .then((lookup: Lookup) => renderings.reply(lookup.entry, format, lookup.result));
   }
 
   /**
@@ -100,30 +110,34 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
       pattern: ROUTE_PATTERNS.table,
       auth: true,
       methods: {
-        GET: ({ rawQuery }) => credential(tableFromQuery(rawQuery), 'lakeformation'),
-        POST: ({ body }) => credential(tableKeyFromBody(body, rules), 'lakeformation'),
+        GET: (context) => credential(tableFromQuery(context.rawQuery), 'lakeformation', context),
+        POST: (context) =>
+          credential(tableKeyFromBody(context.body, rules), 'lakeformation', context),
       },
     },
     {
       pattern: ROUTE_PATTERNS.partition,
       auth: true,
       methods: {
-        GET: ({ rawQuery }) => credential(partitionFromQuery(rawQuery), 'lakeformation'),
-        POST: ({ body }) => credential(partitionKeyFromBody(body, rules), 'lakeformation'),
+        GET: (context) =>
+          credential(partitionFromQuery(context.rawQuery), 'lakeformation', context),
+        POST: (context) =>
+          credential(partitionKeyFromBody(context.body, rules), 'lakeformation', context),
       },
     },
     {
       pattern: ROUTE_PATTERNS.redshift,
       auth: true,
       methods: {
-        GET: ({ rawQuery }) => credential(redshiftFromQuery(rawQuery), 'redshift'),
+        GET: (context) => credential(redshiftFromQuery(context.rawQuery), 'redshift', context),
       },
     },
     {
       pattern: ROUTE_PATTERNS.target,
       auth: true,
       methods: {
-        GET: ({ params, rawQuery }) => {
+        GET: (context) => {
+          const { params, rawQuery } = context;
           const name = params.name ?? '';
           const target = targets.get(name);
           if (!target) {
@@ -140,7 +154,7 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
             );
           }
           const format = target.key.source === 'redshift_serverless' ? 'redshift' : 'container';
-          return credential(target.key, format);
+          return credential(target.key, format, context);
         },
       },
     },

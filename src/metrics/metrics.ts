@@ -10,13 +10,17 @@ export type CacheResultLabel = 'hit' | 'miss' | 'coalesced' | 'stale' | 'negativ
 export type EvictionReasonLabel = 'lru' | 'expired' | 'idle' | 'revoked';
 export type TriggerLabel = 'background' | 'on_demand';
 
-export interface MetricsOptions {
-  /** Entries per source, read at every scrape. */
+/** What the gauges read at every scrape; given once the pieces that hold it exist (`watch`). */
+export interface MetricsState {
+  /** Entries per source. */
   readonly entries?: () => Readonly<Record<Source, number>>;
-  /** Seconds of validity left per configured target (absent: none held), read at every scrape. */
+  /** Seconds of validity left per configured target (absent: none held). */
   readonly targetRemaining?: () => Iterable<readonly [target: string, seconds: number | undefined]>;
-  /** Whether the daemon is ready (every target holds a servable credential), read at every scrape. */
+  /** Whether the daemon is ready (every target holds a servable credential). */
   readonly ready?: () => boolean;
+}
+
+export interface MetricsOptions extends MetricsState {
   /** Collect prom-client's default process metrics (default true). */
   readonly defaultMetrics?: boolean;
 }
@@ -30,6 +34,7 @@ export function outcomeLabel(awsName: string | undefined): string {
 export function createMetrics(registry: Registry, options: MetricsOptions = {}) {
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  let state: MetricsState = options;
 
   const httpRequests = new Counter({
     name: 'credcache_http_requests_total',
@@ -56,7 +61,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
     labelNames: ['source'] as const,
     registers,
     collect() {
-      const counts = options.entries?.();
+      const counts = state.entries?.();
       for (const source of SOURCES) this.set({ source }, counts?.[source] ?? 0);
     },
   });
@@ -92,7 +97,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
     registers,
     collect() {
       this.reset();
-      for (const [target, seconds] of options.targetRemaining?.() ?? []) {
+      for (const [target, seconds] of state.targetRemaining?.() ?? []) {
         this.set({ target }, Math.max(0, seconds ?? 0));
       }
     },
@@ -103,7 +108,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
     help: 'Whether /readyz answers 200: every configured target holds a servable credential (1) or not (0).',
     registers,
     collect() {
-      this.set(options.ready?.() === false ? 0 : 1);
+      this.set(state.ready?.() === false ? 0 : 1);
     },
   });
 
@@ -135,6 +140,10 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
 
   return {
     registry,
+    /** From now on the gauges read `watched` (the engine and readiness, once they exist). */
+    watch(watched: MetricsState) {
+      state = watched;
+    },
     /** Per-route handles, made once per route so the hot path does no label lookups. */
     route(route: string) {
       const duration = httpDuration.labels({ route });

@@ -21,10 +21,10 @@ export function instrumented<R, C>(
 ): CredentialProvider<R, C> {
   return {
     source: provider.source,
-    async fetch(request) {
+    async fetch(request, options) {
       const started = clock.monotonic();
       try {
-        const issued = await provider.fetch(request);
+        const issued = await provider.fetch(request, options);
         observe({ source: provider.source, seconds: (clock.monotonic() - started) / 1000 });
         return issued;
       } catch (rejection) {

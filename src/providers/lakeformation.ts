@@ -66,10 +66,10 @@ export function createTableCredentialsProvider(
 ): CredentialProvider<TableCredentialsRequest, S3Credentials> {
   return {
     source: 'lakeformation_table',
-    async fetch(request) {
+    async fetch(request, call) {
       const { sdk, client } = await lakeFormation.get();
       const output = await classified(
-        client.send(new sdk.GetTemporaryGlueTableCredentialsCommand(commonInput(request, options))),
+        client.send(new sdk.GetTemporaryGlueTableCredentialsCommand(commonInput(request, options)), { abortSignal: call?.signal }),
       );
       return issued(output, output.$metadata.requestId);
     },
@@ -82,13 +82,13 @@ export function createPartitionCredentialsProvider(
 ): CredentialProvider<PartitionCredentialsRequest, S3Credentials> {
   return {
     source: 'lakeformation_partition',
-    async fetch(request) {
+    async fetch(request, call) {
       const { sdk, client } = await lakeFormation.get();
       const command = new sdk.GetTemporaryGluePartitionCredentialsCommand({
         ...commonInput(request, options),
         Partition: { Values: [...request.partitionValues] },
       });
-      const output = await classified(client.send(command));
+      const output = await classified(client.send(command, { abortSignal: call?.signal }));
       return issued(output, output.$metadata.requestId);
     },
   };

@@ -12,7 +12,7 @@ export function createRedshiftCredentialsProvider(
 ): CredentialProvider<RedshiftCredentialsRequest, DatabaseCredentials> {
   return {
     source: 'redshift_serverless',
-    async fetch(request) {
+    async fetch(request, call) {
       const { sdk, client } = await redshiftServerless.get();
       const command = new sdk.GetCredentialsCommand({
         ...(request.workgroupName !== undefined && { workgroupName: request.workgroupName }),
@@ -22,7 +22,7 @@ export function createRedshiftCredentialsProvider(
         ...(request.dbName !== undefined && { dbName: request.dbName }),
         durationSeconds: request.durationSeconds,
       });
-      const output = await classified(client.send(command));
+      const output = await classified(client.send(command, { abortSignal: call?.signal }));
       const { dbUser, dbPassword, expiration, nextRefreshTime } = output;
       if (!dbUser || !dbPassword || !(expiration instanceof Date)) {
         throw new UpstreamError(

@@ -52,12 +52,19 @@ export interface IssuedCredentials<C> {
   readonly nextRefreshTime?: number;
 }
 
+export interface FetchOptions {
+  readonly signal?: AbortSignal | undefined;
+}
+
 /**
  * One upstream operation. The cache holds providers, not SDK clients: the AWS-backed ones in
  * this folder are one implementation, a test fake is another.
  */
 export interface CredentialProvider<R, C> {
   readonly source: Source;
-  /** Fetches a new credential, or rejects with an `UpstreamError`. */
-  fetch(request: R): Promise<IssuedCredentials<C>>;
+  /**
+   * Fetches a new credential, or rejects with an `UpstreamError`. An aborted `signal` cancels the
+   * call (the SDK's `abortSignal`).
+   */
+  fetch(request: R, options?: FetchOptions): Promise<IssuedCredentials<C>>;
 }

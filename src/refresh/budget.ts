@@ -1,18 +1,39 @@
 /**
  * The shared upstream budget: every AWS call, whoever makes it, takes a slot (at most
  * `maxConcurrent` at once) and a token (at most `ratePerSecond` on average, bursts of `burst`).
- * Waiting calls form two queues; a client waiting on a miss (`on_demand`) always goes before a
- * background refresh, which can wait. A waiting refresh that a client comes to wait on (its
- * credential ran out meanwhile) joins the on-demand queue then: otherwise that client would wait
- * for as long as other clients' misses keep coming.
+ *
+ * Waiting calls form three queues, served in this order:
+ * 1. `reserved`: configured targets' standing jobs. They go first and may use every slot, while
+ *    other calls leave `reservedSlots` free for them, so no flood of other keys (nor a hung
+ *    upstream holding every other slot) can let a target expire.
+ * 2. `on_demand`: a client waiting on a miss. Bounded: at most `maxQueue` wait at once and each
+ *    waits at most `maxWaitMs` for its turn; beyond either the call is refused at once with
+ *    `BudgetExceeded`, which the daemon answers 503 `UpstreamThrottled` with `Retry-After`.
+ * 3. `background`: refreshes ahead of expiry, which can wait. One a client comes to wait on
+ *    (`urgent`) moves to the end of the on-demand queue.
+ *
+ * Each queue is first come, first served, and a key is in at most one of them at a time (the
+ * cache's single flight): a key whose client retries in a loop goes to the back each time, so it
+ * cannot starve other keys. A call whose `signal` is aborted while it waits (its client hung up,
+ * its entry left the cache) leaves its queue and never costs an upstream call.
  */
-import type { Lane } from '../cache/credential-cache.js';
+import type { Lane } from '../cache/fetcher.js';
+import { cancellation } from '../cache/fetcher.js';
 import type { Clock, Timer } from '../clock.js';
+import { UpstreamError } from '../providers/errors.js';
 
 /** Upstream calls in flight at once. */
 export const DEFAULT_MAX_CONCURRENT = 8;
 /** Upstream calls per second, on average. */
 export const DEFAULT_RATE_PER_SECOND = 20;
+/** Longest a client's miss waits for its turn (SPEC: upstream.maxWaitSeconds, 10). */
+export const DEFAULT_MAX_WAIT_MS = 10_000;
+/** Most client misses waiting at once (SPEC: upstream.maxQueue, 1000). */
+export const DEFAULT_MAX_QUEUE = 1_000;
+/** Longest `Retry-After` the budget suggests. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+export type Queue = 'reserved' | Lane;
 
 export interface UpstreamBudgetOptions {
   readonly clock: Clock;
@@ -20,10 +41,45 @@ export interface UpstreamBudgetOptions {
   readonly ratePerSecond?: number;
   /** Calls that may start at once after a quiet spell; default: `ratePerSecond`. */
   readonly burst?: number;
+  readonly maxWaitMs?: number;
+  readonly maxQueue?: number;
+  /**
+   * Slots only reserved calls may take (default 0; the engine keeps 1 when targets are
+   * configured). Must leave at least one slot for the rest.
+   */
+  readonly reservedSlots?: number;
+}
+
+export interface Ticket {
+  readonly lane: Lane;
+  readonly reserved?: boolean;
+  readonly signal?: AbortSignal;
+  readonly urgent?: Promise<unknown>;
+  /** Told when the call leaves its queue and starts. */
+  readonly started?: () => void;
+}
+
+/**
+ * The budget refused a client's miss: too many waiting, or it waited too long. To its callers it
+ * is throttling (retryable, never cached, never evicting), as AWS's own would be, with its own
+ * estimate of when trying again has a fair chance.
+ */
+export class BudgetExceeded extends UpstreamError {
+  constructor(
+    readonly reason: 'queue_full' | 'wait_exceeded',
+    /** When trying again has a fair chance, in ms. */
+    readonly retryAfterMs: number,
+    message: string,
+  ) {
+    super('Throttled', 'BudgetExceeded', message);
+  }
 }
 
 interface Waiter {
+  queue: Queue;
   readonly start: () => void;
+  readonly fail: (error: Error) => void;
+  deadline: Timer | undefined;
 }
 
 export class UpstreamBudget {
@@ -31,7 +87,14 @@ export class UpstreamBudget {
   readonly #maxConcurrent: number;
   readonly #ratePerMs: number;
   readonly #burst: number;
-  readonly #queues: Record<Lane, Waiter[]> = { on_demand: [], background: [] };
+  readonly #maxWaitMs: number;
+  readonly #maxQueue: number;
+  readonly #reservedSlots: number;
+  readonly #queues: Record<Queue, Set<Waiter>> = {
+    reserved: new Set(),
+    on_demand: new Set(),
+    background: new Set(),
+  };
   #active = 0;
   #tokens: number;
   #refilledAt: number;
@@ -46,44 +109,78 @@ export class UpstreamBudget {
     const rate = positive('ratePerSecond', options.ratePerSecond ?? DEFAULT_RATE_PER_SECOND);
     this.#ratePerMs = rate / 1000;
     this.#burst = positive('burst', options.burst ?? Math.max(1, rate));
+    this.#maxWaitMs = positive('maxWaitMs', options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS);
+    this.#maxQueue = positive('maxQueue', options.maxQueue ?? DEFAULT_MAX_QUEUE);
+    this.#reservedSlots = options.reservedSlots ?? 0;
+    if (
+      !Number.isSafeInteger(this.#reservedSlots) ||
+      this.#reservedSlots < 0 ||
+      this.#reservedSlots >= this.#maxConcurrent
+    ) {
+      throw new RangeError(
+        `reservedSlots: must be a whole number below maxConcurrent (${this.#maxConcurrent}), got ${this.#reservedSlots}`,
+      );
+    }
     this.#tokens = this.#burst;
     this.#refilledAt = this.#clock.now();
   }
 
-  /**
-   * Runs `call` when the budget allows, on-demand calls first; resolves or rejects with it. A
-   * background call still waiting when `urgent` settles moves to the end of the on-demand queue.
-   */
-  run<T>(lane: Lane, call: () => Promise<T>, urgent?: Promise<unknown>): Promise<T> {
+  /** Runs `call` when the budget allows; resolves or rejects with it, or with the budget's refusal. */
+  run<T>(call: () => Promise<T>, ticket: Ticket): Promise<T> {
+    const { signal } = ticket;
+    if (signal?.aborted) return Promise.reject(cancellation(signal));
+    const queue: Queue = ticket.reserved ? 'reserved' : ticket.lane;
+    if (queue === 'on_demand' && this.#queues.on_demand.size >= this.#maxQueue) {
+      return Promise.reject(
+        new BudgetExceeded(
+          'queue_full',
+          this.#retryAfterMs(),
+          `upstream budget: ${this.#maxQueue} misses already wait for an upstream call (upstream.maxQueue)`,
+        ),
+      );
+    }
     return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        if (this.#leave(waiter)) reject(cancellation(signal as AbortSignal));
+      };
       const waiter: Waiter = {
+        queue,
+        deadline: undefined,
         start: () => {
-          call()
-            .then(resolve, reject)
-            .finally(() => {
-              this.#active -= 1;
-              this.#dispatch();
-            });
+          signal?.removeEventListener('abort', onAbort);
+          ticket.started?.();
+          let running: Promise<T>;
+          try {
+            running = call();
+          } catch (error) {
+            running = Promise.reject(error as Error);
+          }
+          running.then(resolve, reject).finally(() => {
+            this.#active -= 1;
+            this.#dispatch();
+          });
+        },
+        fail: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
         },
       };
-      this.#queues[lane].push(waiter);
-      if (lane === 'background' && urgent) void urgent.then(() => this.#promote(waiter));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#enqueue(waiter, queue);
+      if (queue === 'background' && ticket.urgent) {
+        void ticket.urgent.then(() => this.#promote(waiter));
+      }
       this.#dispatch();
     });
   }
 
-  /** A background call a client now waits on goes on as on-demand, unless it has started. */
-  #promote(waiter: Waiter): void {
-    const at = this.#queues.background.indexOf(waiter);
-    if (at === -1) return;
-    this.#queues.background.splice(at, 1);
-    this.#queues.on_demand.push(waiter);
-    this.#dispatch();
-  }
-
-  /** Calls waiting for the budget, per lane. */
-  get waiting(): Record<Lane, number> {
-    return { on_demand: this.#queues.on_demand.length, background: this.#queues.background.length };
+  /** Calls waiting for the budget, per queue. */
+  get waiting(): Record<Queue, number> {
+    return {
+      reserved: this.#queues.reserved.size,
+      on_demand: this.#queues.on_demand.size,
+      background: this.#queues.background.size,
+    };
   }
 
   /** Calls running now. */
@@ -91,16 +188,63 @@ export class UpstreamBudget {
     return this.#active;
   }
 
+  #enqueue(waiter: Waiter, queue: Queue): void {
+    waiter.queue = queue;
+    this.#queues[queue].add(waiter);
+    if (queue !== 'on_demand') return;
+    waiter.deadline = this.#clock.setTimeout(() => {
+      waiter.deadline = undefined;
+      if (!this.#leave(waiter)) return;
+      waiter.fail(
+        new BudgetExceeded(
+          'wait_exceeded',
+          this.#retryAfterMs(),
+          `upstream budget: no upstream call free within upstream.maxWaitSeconds (${this.#maxWaitMs / 1000} s)`,
+        ),
+      );
+    }, this.#maxWaitMs);
+  }
+
+  /** Takes a waiting call out of its queue; false when it is not waiting (it started, or left). */
+  #leave(waiter: Waiter): boolean {
+    if (!this.#queues[waiter.queue].delete(waiter)) return false;
+    waiter.deadline?.cancel();
+    waiter.deadline = undefined;
+    return true;
+  }
+
+  /** A background call a client now waits on goes on as on-demand, unless it has started. */
+  #promote(waiter: Waiter): void {
+    if (waiter.queue !== 'background' || !this.#leave(waiter)) return;
+    this.#enqueue(waiter, 'on_demand');
+    this.#dispatch();
+  }
+
+  /** How long the client misses waiting now take to drain at the configured rate. */
+  #retryAfterMs(): number {
+    const drain = Math.ceil((this.#queues.on_demand.size + 1) / this.#ratePerMs);
+    return Math.min(MAX_RETRY_AFTER_MS, Math.max(1_000, drain));
+  }
+
+  #next(): Waiter | undefined {
+    const { reserved, on_demand, background } = this.#queues;
+    if (reserved.size > 0) return first(reserved);
+    if (this.#active >= this.#maxConcurrent - this.#reservedSlots) return undefined;
+    return first(on_demand) ?? first(background);
+  }
+
   #dispatch(): void {
     this.#refill();
     while (this.#active < this.#maxConcurrent && this.#tokens >= 1) {
-      const next = this.#queues.on_demand.shift() ?? this.#queues.background.shift();
-      if (!next) return;
+      const next = this.#next();
+      if (!next) break;
+      this.#leave(next);
       this.#tokens -= 1;
       this.#active += 1;
       next.start();
     }
-    const waiting = this.#queues.on_demand.length + this.#queues.background.length;
+    const waiting =
+      this.#queues.reserved.size + this.#queues.on_demand.size + this.#queues.background.size;
     if (waiting > 0 && this.#active < this.#maxConcurrent && this.#tokens < 1 && !this.#wakeUp) {
       // Out of tokens: come back when the next one is due.
       const delay = Math.ceil((1 - this.#tokens) / this.#ratePerMs);
@@ -116,6 +260,11 @@ export class UpstreamBudget {
     this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#refilledAt) * this.#ratePerMs);
     this.#refilledAt = now;
   }
+}
+
+function first<T>(set: Set<T>): T | undefined {
+  for (const item of set) return item;
+  return undefined;
 }
 
 function positive(name: string, value: number): number {

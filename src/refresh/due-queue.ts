@@ -69,6 +69,11 @@ export class DueQueue<T> {
     return this.#pending.get(id)?.at;
   }
 
+  /** Ids with a pending payload. */
+  ids(): IterableIterator<string> {
+    return this.#pending.keys();
+  }
+
   /** Drops every pending payload and the timer. */
   clear(): void {
     this.#pending.clear();

@@ -2,6 +2,10 @@
  * The credential engine assembled: providers behind the shared upstream budget, the cache, the
  * background refresher and the periodic housekeeping, all on one clock. The daemon builds one;
  * tests and benchmarks build the same graph with their own clock and providers.
+ *
+ * A load passes through stages of one interface (`CredentialFetcher`): the provider call, inside
+ * the budget, inside the load observer; the cache holds the outermost. The refresher subscribes to
+ * the cache once both exist.
  */
 import {
   type CacheEntry,
@@ -9,16 +13,16 @@ import {
   CredentialCache,
   DEFAULT_MIN_REMAINING_MS,
   type EvictionReason,
-  type Lane,
-  type Load,
 } from '../cache/credential-cache.js';
+import { type CredentialFetcher, type Lane, LoadCancelled } from '../cache/fetcher.js';
 import type { CredentialKey } from '../cache/key.js';
 import type { Clock } from '../clock.js';
+import type { UpstreamError } from '../providers/errors.js';
 import { UpstreamBudget, type UpstreamBudgetOptions } from './budget.js';
 import { Housekeeping, type HousekeepingReport } from './housekeeping.js';
 import type { BackoffDelayOptions, RefreshAtOptions } from './policy.js';
 import { DEFAULT_IDLE_MS, RefreshScheduler, type RefreshOutcome } from './scheduler.js';
-import { type Providers, budgetedLoad } from './upstream-load.js';
+import { type Providers, budgetedFetcher, providerFetcher } from './upstream-load.js';
 
 export interface CredentialEngineOptions {
   readonly clock: Clock;
@@ -28,9 +32,9 @@ export interface CredentialEngineOptions {
   readonly negativeTtlMs?: number;
   /** A key nobody asked for this long is no longer refreshed, and is swept. */
   readonly idleMs?: number;
-  /** Configured targets: refreshed and kept whether or not anyone asked for them lately. */
-  readonly isTarget?: (key: CredentialKey) => boolean;
-  readonly budget?: Omit<UpstreamBudgetOptions, 'clock'>;
+  /** Configured targets: pinned, loaded at start and kept fresh whether or not anyone asks. */
+  readonly targets?: readonly CredentialKey[];
+  readonly budget?: Omit<UpstreamBudgetOptions, 'clock' | 'reservedSlots'>;
   /** Refresh-point tuning; `minRemainingMs` comes from the option above. */
   readonly refreshPolicy?: Omit<RefreshAtOptions, 'random' | 'minRemainingMs'>;
   readonly backoffPolicy?: Omit<BackoffDelayOptions, 'random' | 'throttled'>;
@@ -40,8 +44,11 @@ export interface CredentialEngineOptions {
   readonly random?: () => number;
   /** Observers, for metrics and logs. */
   readonly on?: {
-    /** Every upstream load the cache makes, by lane, and its failure if it failed. */
-    readonly load?: (key: CredentialKey, lane: Lane, error?: unknown) => void;
+    /**
+     * Every upstream load (one that was not dropped before it ended), by lane, and its failure if
+     * it failed.
+     */
+    readonly load?: (key: CredentialKey, lane: Lane, error?: UpstreamError) => void;
     readonly store?: (entry: CacheEntry) => void;
     /** Every client lookup and how it was answered (hit, miss, coalesced, stale, negative). */
     readonly lookup?: (key: CredentialKey, result: CacheResult) => void;
@@ -58,81 +65,96 @@ export interface CredentialEngine {
   readonly scheduler: RefreshScheduler;
   readonly budget: UpstreamBudget;
   readonly housekeeping: Housekeeping;
-  /** Starts the periodic housekeeping (refresh timers need no start: storing arms them). */
+  /** Starts the targets' standing jobs and the periodic housekeeping. */
   start(): void;
-  /** Stops every timer; cached credentials stay readable. */
+  /** Settles once every target's first load since `start` has ended, well or not. */
+  warm(): Promise<void>;
+  /** Stops every timer and drops every load under way; cached credentials stay readable. */
   stop(): void;
 }
 
+/** A fetcher that tells `observe` how each load ended (dropped ones are no loads). */
+function observed(
+  inner: CredentialFetcher,
+  observe: (key: CredentialKey, lane: Lane, error?: UpstreamError) => void,
+): CredentialFetcher {
+  return {
+    async fetch(key, context) {
+      try {
+        const issued = await inner.fetch(key, context);
+        observe(key, context.lane);
+        return issued;
+      } catch (error) {
+        if (!(error instanceof LoadCancelled)) observe(key, context.lane, error as UpstreamError);
+        throw error;
+      }
+    },
+  };
+}
+
 export function createCredentialEngine(options: CredentialEngineOptions): CredentialEngine {
-  const { clock } = options;
+  const { clock, on = {} } = options;
   const minRemainingMs = options.minRemainingMs ?? DEFAULT_MIN_REMAINING_MS;
   const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
-  const budget = new UpstreamBudget({ clock, ...options.budget });
-  // The cache tells the scheduler of stores and evictions, and the scheduler refreshes through
-  // the cache: the scheduler is bound once both exist.
-  const bound: { scheduler?: RefreshScheduler } = {};
-  const budgeted = budgetedLoad(options.providers, budget);
-  const onLoad = options.on?.load;
-  const load: Load = onLoad
-    ? async (key, lane, urgent) => {
-        try {
-          const issued = await budgeted(key, lane, urgent);
-          onLoad(key, lane);
-          return issued;
-        } catch (error) {
-          onLoad(key, lane, error);
-          throw error;
-        }
-      }
-    : budgeted;
+  const targets = options.targets ?? [];
+  const maxConcurrent = options.budget?.maxConcurrent;
+  const budget = new UpstreamBudget({
+    clock,
+    ...options.budget,
+    // One slot kept for the targets' standing jobs, when there are targets and slots to spare.
+    reservedSlots: targets.length > 0 && (maxConcurrent ?? 8) > 1 ? 1 : 0,
+  });
+  const budgeted = budgetedFetcher(providerFetcher(options.providers), budget);
+  const fetcher = on.load ? observed(budgeted, on.load) : budgeted;
+  const targetIds = new Set(targets.map((key) => key.id));
   const cache = new CredentialCache({
     clock,
-    load,
+    fetcher,
     minRemainingMs,
+    pinned: (key) => targetIds.has(key.id),
     ...(options.maxEntries !== undefined && { maxEntries: options.maxEntries }),
     ...(options.negativeTtlMs !== undefined && { negativeTtlMs: options.negativeTtlMs }),
-    ...(options.on?.lookup && { onLookup: options.on.lookup }),
-    onStore: (entry) => {
-      bound.scheduler?.track(entry);
-      options.on?.store?.(entry);
-    },
-    onEvict: (entry, reason) => {
-      bound.scheduler?.untrack(entry);
-      options.on?.evict?.(entry, reason);
-    },
   });
+  // The refresher subscribes first: observers see an entry once it is scheduled.
   const scheduler = new RefreshScheduler({
     clock,
     cache,
     idleMs,
-    ...(options.isTarget && { isTarget: options.isTarget }),
+    targets,
     ...(options.random && { random: options.random }),
     refreshPolicy: { ...options.refreshPolicy, minRemainingMs },
     ...(options.backoffPolicy && { backoffPolicy: options.backoffPolicy }),
-    ...(options.on?.refresh && { onRefresh: options.on.refresh }),
+    ...(on.refresh && { onRefresh: on.refresh }),
+  });
+  cache.subscribe({
+    ...(on.store && { stored: on.store }),
+    ...(on.evict && { evicted: on.evict }),
+    ...(on.lookup && { lookup: on.lookup }),
   });
   const housekeeping = new Housekeeping({
     clock,
     cache,
     idleMs,
-    ...(options.isTarget && { isTarget: options.isTarget }),
     ...(options.housekeepingSchedule !== undefined && {
       schedule: options.housekeepingSchedule,
     }),
-    ...(options.on?.housekeeping && { onRun: options.on.housekeeping }),
-    ...(options.on?.housekeepingError && { onError: options.on.housekeepingError }),
+    ...(on.housekeeping && { onRun: on.housekeeping }),
+    ...(on.housekeepingError && { onError: on.housekeepingError }),
   });
-  bound.scheduler = scheduler;
   return {
     cache,
     scheduler,
     budget,
     housekeeping,
-    start: () => housekeeping.start(),
+    start: () => {
+      scheduler.start();
+      housekeeping.start();
+    },
+    warm: () => scheduler.warm(),
     stop: () => {
       housekeeping.stop();
       scheduler.stop();
+      cache.abortAll('the engine stopped');
     },
   };
 }

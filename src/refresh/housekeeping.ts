@@ -1,11 +1,10 @@
 /**
  * Periodic housekeeping, on a cron schedule read through the clock (node-cron on the system
  * clock): drops cache entries that can no longer be served (`expired`) and keys nobody asked for
- * within the idle window (`idle`, configured targets excepted), then reports what the cache holds
+ * within the idle window (`idle`; pinned targets are never swept), then reports what the cache holds
  * so gauges follow it.
  */
 import type { CredentialCache } from '../cache/credential-cache.js';
-import type { CredentialKey } from '../cache/key.js';
 import type { Clock, Timer } from '../clock.js';
 import type { Source } from '../providers/types.js';
 import { DEFAULT_IDLE_MS } from './scheduler.js';
@@ -26,8 +25,6 @@ export interface HousekeepingOptions {
   readonly clock: Clock;
   readonly cache: CredentialCache;
   readonly idleMs?: number;
-  /** Configured targets: kept whether or not anyone asked for them lately. */
-  readonly isTarget?: (key: CredentialKey) => boolean;
   /** Six-field cron expression, UTC; default every 15 s. */
   readonly schedule?: string;
   /** Told after every run. */
@@ -40,7 +37,6 @@ export class Housekeeping {
   readonly #clock: Clock;
   readonly #cache: CredentialCache;
   readonly #idleMs: number;
-  readonly #isTarget: (key: CredentialKey) => boolean;
   readonly #schedule: string;
   readonly #onRun: ((report: HousekeepingReport) => void) | undefined;
   readonly #onError: ((error: unknown) => void) | undefined;
@@ -50,7 +46,6 @@ export class Housekeeping {
     this.#clock = options.clock;
     this.#cache = options.cache;
     this.#idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
-    this.#isTarget = options.isTarget ?? (() => false);
     this.#schedule = options.schedule ?? DEFAULT_HOUSEKEEPING_SCHEDULE;
     this.#onRun = options.onRun;
     this.#onError = options.onError;
@@ -77,7 +72,7 @@ export class Housekeeping {
 
   /** One run, now. */
   run(): HousekeepingReport {
-    const removed = this.#cache.sweep(this.#idleMs, this.#isTarget);
+    const removed = this.#cache.sweep(this.#idleMs);
     const report = { at: this.#clock.now(), removed, entries: this.#cache.countBySource() };
     this.#onRun?.(report);
     return report;

@@ -1,9 +1,10 @@
 /**
- * The cache's `load`: picks the provider for a key's source and runs the call inside the
- * shared upstream budget, in the lane the cache asked for (a background load moves to the
- * on-demand lane when the cache says a client waits on it).
+ * The innermost stages of a load: `providerFetcher` picks the provider of a key's source and
+ * makes the one AWS call (cancelled when the load's signal aborts); `budgetedFetcher` runs a
+ * fetcher inside the shared upstream budget, in the queue the load's context names.
  */
-import type { Load } from '../cache/credential-cache.js';
+import type { CredentialFetcher } from '../cache/fetcher.js';
+import { cancellation } from '../cache/fetcher.js';
 import type {
   CredentialProvider,
   DatabaseCredentials,
@@ -21,20 +22,35 @@ export interface Providers {
   readonly redshift_serverless: CredentialProvider<RedshiftCredentialsRequest, DatabaseCredentials>;
 }
 
-export function budgetedLoad(providers: Providers, budget: UpstreamBudget): Load {
-  return (key, lane, urgent) =>
-    budget.run<IssuedCredentials<unknown>>(
-      lane,
-      () => {
+export function providerFetcher(providers: Providers): CredentialFetcher {
+  return {
+    async fetch(key, { signal }) {
+      const options = { signal };
+      let issued: IssuedCredentials<unknown>;
+      try {
         switch (key.source) {
           case 'lakeformation_table':
-            return providers.lakeformation_table.fetch(key.request);
+            issued = await providers.lakeformation_table.fetch(key.request, options);
+            break;
           case 'lakeformation_partition':
-            return providers.lakeformation_partition.fetch(key.request);
+            issued = await providers.lakeformation_partition.fetch(key.request, options);
+            break;
           case 'redshift_serverless':
-            return providers.redshift_serverless.fetch(key.request);
+            issued = await providers.redshift_serverless.fetch(key.request, options);
+            break;
         }
-      },
-      urgent,
-    );
+      } catch (error) {
+        // An SDK call cut short by the signal fails with an abort error: say why it ended.
+        if (signal.aborted) throw cancellation(signal);
+        throw error;
+      }
+      return issued;
+    },
+  };
+}
+
+export function budgetedFetcher(inner: CredentialFetcher, budget: UpstreamBudget): CredentialFetcher {
+  return {
+    fetch: (key, context) => budget.run(() => inner.fetch(key, context), context),
+  };
 }
