@@ -38,7 +38,7 @@ import type {
 } from '../../src/providers/types.js';
 import { UpstreamBudget } from '../../src/refresh/budget.js';
 import { backoffDelay } from '../../src/refresh/policy.js';
-import { budgetedLoad } from '../../src/refresh/upstream-load.js';
+import { budgetedFetcher, providerFetcher } from '../../src/refresh/upstream-load.js';
 import { type DaemonHandle, TABLE_ARN, TOKEN, useDaemon } from '../support/daemon.js';
 
 const MIN_REMAINING_S = 1;
@@ -826,7 +826,7 @@ describe('reliability: faults injected through the emulator under load', functio
         );
         for (const [polled, key] of keys) {
           retries.set(polled, {
-            failures: entryOf(daemon, key)?.refreshFailures ?? 0,
+            failures: scheduler.failures(key)?.consecutive ?? 0,
             at: scheduler.scheduledAt(key),
           });
         }
@@ -1209,7 +1209,7 @@ describe('regression: a client miss that joins a queued background refresh waits
     const budget = new UpstreamBudget({ clock, maxConcurrent: 1, ratePerSecond: 1_000 });
     const cache = new CredentialCache({
       clock,
-      load: budgetedLoad(providers, budget),
+      fetcher: budgetedFetcher(providerFetcher(providers), budget),
       minRemainingMs: MINUTE,
     });
     const release = async (name: string) => {
@@ -1230,7 +1230,11 @@ describe('regression: a client miss that joins a queued background refresh waits
     const client = cache.get(table('orders')); // now a client waits on the queued refresh
     const after = cache.get(table('after')); // and another miss queues after it
     await settle();
-    assert.deepEqual(budget.waiting, { on_demand: 3, background: 0 }, 'the refresh was promoted');
+    assert.deepEqual(
+      budget.waiting,
+      { reserved: 0, on_demand: 3, background: 0 },
+      'the refresh was promoted',
+    );
     await release('busy');
     await release('before');
     assert.deepEqual(started, ['orders', 'busy', 'before', 'orders'], 'orders went before after');
