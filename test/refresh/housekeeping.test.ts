@@ -54,13 +54,12 @@ function setup(targets: CredentialKey[] = []) {
   const { providers, calls } = fakeProviders(clock, 60 * MINUTE);
   const reports: HousekeepingReport[] = [];
   const evictions: { id: string; reason: EvictionReason }[] = [];
-  const targetIds = new Set(targets.map((key) => key.id));
   const engine = createCredentialEngine({
     clock,
     providers,
     idleMs: 15 * MINUTE,
     minRemainingMs: 5 * MINUTE,
-    isTarget: (key) => targetIds.has(key.id),
+    targets,
     random: () => 0,
     on: {
       housekeeping: (report) => reports.push(report),
@@ -122,9 +121,12 @@ describe('housekeeping', () => {
   it('sweeps idle keys within one period of their idle window, keeping configured targets', async () => {
     const { clock, engine, evictions, calls } = setup([warehouse]);
     engine.start();
+    await engine.warm();
+    // SPEC 3: a target is a standing job, loaded at start whether or not anyone asks for it.
+    assert.deepEqual(calls, ['redshift_serverless']);
     await engine.cache.get(orders);
     await engine.cache.get(returns);
-    await engine.cache.get(warehouse);
+    assert.equal((await engine.cache.get(warehouse)).result, 'hit');
     clock.advance(10 * MINUTE);
     await engine.cache.get(returns); // returns stays in use
     clock.advance(5 * MINUTE - 7 * SECOND); // 10:15:00: orders idle for 14:53
@@ -132,14 +134,15 @@ describe('housekeeping', () => {
     clock.advance(15 * SECOND); // 10:15:15: orders idle for 15:08, swept at this run
     assert.deepEqual(evictions, [{ id: orders.id, reason: 'idle' }]);
     assert.equal(engine.cache.peek(orders), undefined);
+    assert.equal(engine.scheduler.scheduledAt(orders), undefined, 'its refresh went with it');
     assert.ok(engine.cache.peek(returns));
     // Half-life refresh at 10:30:07: the target is refreshed though nobody asked for it.
     clock.advance(15 * MINUTE);
     await settle();
     assert.deepEqual(calls, [
-      'lakeformation_table',
-      'lakeformation_table',
       'redshift_serverless',
+      'lakeformation_table',
+      'lakeformation_table',
       'redshift_serverless',
     ]);
     clock.advance(60 * MINUTE);
