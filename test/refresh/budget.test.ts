@@ -12,6 +12,9 @@ function controllable(log: string[], name: string) {
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
+const ON_DEMAND = { lane: 'on_demand' } as const;
+const BACKGROUND = { lane: 'background' } as const;
+
 describe('UpstreamBudget', () => {
   it('runs at most maxConcurrent calls at once, on-demand before background', async () => {
     const clock = new ManualClock(0);
@@ -22,10 +25,10 @@ describe('UpstreamBudget', () => {
       ...controllable(started, name),
     }));
     const results = calls.map(({ name, call }) =>
-      budget.run(name.startsWith('od') ? 'on_demand' : 'background', call),
+      budget.run(call, { lane: name.startsWith('od') ? 'on_demand' : 'background' }),
     );
     assert.deepEqual(started, ['bg1', 'bg2']);
-    assert.deepEqual(budget.waiting, { on_demand: 2, background: 1 });
+    assert.deepEqual(budget.waiting, { reserved: 0, on_demand: 2, background: 1 });
     calls[0]?.finish();
     await settle();
     assert.deepEqual(
@@ -47,10 +50,10 @@ describe('UpstreamBudget', () => {
   it('passes on a rejection and frees the slot', async () => {
     const budget = new UpstreamBudget({ clock: new ManualClock(0), maxConcurrent: 1 });
     await assert.rejects(
-      budget.run('on_demand', () => Promise.reject(new Error('upstream down'))),
+      budget.run(() => Promise.reject(new Error('upstream down')), ON_DEMAND),
       /upstream down/,
     );
-    assert.equal(await budget.run('on_demand', () => Promise.resolve(42)), 42);
+    assert.equal(await budget.run(() => Promise.resolve(42), ON_DEMAND), 42);
   });
 
   it('keeps to the rate: a burst, then one call per token as time passes', async () => {
@@ -58,7 +61,7 @@ describe('UpstreamBudget', () => {
     const budget = new UpstreamBudget({ clock, maxConcurrent: 100, ratePerSecond: 10, burst: 3 });
     const started: number[] = [];
     const runs = Array.from({ length: 8 }, (_, i) =>
-      budget.run('background', () => (started.push(i), Promise.resolve(i))),
+      budget.run(() => (started.push(i), Promise.resolve(i)), BACKGROUND),
     );
     assert.equal(started.length, 3, 'the burst');
     clock.advance(99);
@@ -76,7 +79,7 @@ describe('UpstreamBudget', () => {
     const budget = new UpstreamBudget({ clock, maxConcurrent: 100, ratePerSecond: 10, burst: 2 });
     clock.advance(60_000);
     let started = 0;
-    for (let i = 0; i < 5; i++) void budget.run('on_demand', () => (started++, Promise.resolve()));
+    for (let i = 0; i < 5; i++) void budget.run(() => (started++, Promise.resolve()), ON_DEMAND);
     assert.equal(started, 2);
   });
 
