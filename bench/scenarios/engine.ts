@@ -193,6 +193,9 @@ interface HitTarget {
   readonly loop: (calls: number) => Promise<number>;
 }
 
+/** A cache entry the baselines may change (the cache's own are read-only outside it). */
+type MutableEntry = { -readonly [K in keyof CacheEntry]: CacheEntry[K] };
+
 interface HitResult {
   readonly label: string;
   /** Mean ns per call of each round. */
@@ -210,14 +213,17 @@ async function measureHits(plan: HitPlan): Promise<HitResult[]> {
     const warmRequest = warm.request;
     const minRemainingMs = DEFAULT_MIN_REMAINING_MS; // the engine above uses the default
 
-    // The baselines hold the very same entries, under the same ids.
-    const entries = new Map<string, CacheEntry>();
+    // The baselines hold the same entries, under the same ids: copies with the same fields, since
+    // the cache's own are read-only outside it (the map baseline writes the last use, as the
+    // cache's hit path does).
+    const entries = new Map<string, MutableEntry>();
     const lru = new LRUCache<string, CacheEntry>({ max: ENTRIES });
     for (const key of keys) {
       const entry = cache.peek(key);
       if (!entry) throw new Error('an entry left the cache while setting up');
-      entries.set(key.id, entry);
-      lru.set(key.id, entry);
+      const copy: MutableEntry = { ...entry };
+      entries.set(key.id, copy);
+      lru.set(key.id, copy);
     }
     // Same work as the cache's hit path, minus the LRU, single flight and result object.
     const servableFromMap = async (id: string): Promise<CacheEntry | undefined> => {
@@ -423,7 +429,7 @@ async function layerGrowth(
           let issued = 0;
           const cache = new CredentialCache({
             clock: systemClock,
-            load: async () => issuedFake(issued++),
+            fetcher: { fetch: async () => issuedFake(issued++) },
           });
           for (let i = 0; i < entries; i++) await cache.get(key(i));
           if (cache.size !== entries) throw new Error('the cache lost entries while filling');
