@@ -182,7 +182,7 @@ async function simulate(
         createCredentialEngine({
           clock,
           providers,
-          isTarget: () => true,
+          targets: variant.keys,
           random: jitter ? mulberry32(SEED + i) : () => 0,
           on: {
             refresh: (_key, result) => {
