@@ -318,7 +318,7 @@ type HeapLayer = (typeof HEAP_LAYERS)[number];
 const HEAP_LAYER_LABELS: Readonly<Record<HeapLayer, string>> = {
   data: '`Map`: key id → issued credential (the data alone; baseline)',
   keyed: '`Map`: key id → { canonical key, issued credential }',
-  cache: '`CredentialCache` alone (entries, LRU, `rendered` maps; no scheduler)',
+  cache: '`CredentialCache` alone (entries, LRU, flights; no scheduler)',
   engine: '`createCredentialEngine`: cache + budget + refresh queue + housekeeping',
 };
 
