@@ -4,21 +4,38 @@ import {
   type CacheEntry,
   CredentialCache,
   type EvictionReason,
-  type Lane,
   NegativeCacheHit,
 } from '../../src/cache/credential-cache.js';
+import {
+  type CredentialFetcher,
+  type FetchContext,
+  type Lane,
+  LoadCancelled,
+} from '../../src/cache/fetcher.js';
 import { type CredentialKey, redshiftKey, tableKey } from '../../src/cache/key.js';
 import { ManualClock } from '../../src/clock.js';
 import { UpstreamError } from '../../src/providers/errors.js';
 import type { IssuedCredentials } from '../../src/providers/types.js';
+import { UpstreamBudget } from '../../src/refresh/budget.js';
+import { budgetedFetcher } from '../../src/refresh/upstream-load.js';
 
 const MINUTE = 60_000;
 
-/** A fake upstream: issues numbered credentials of a set lifetime, or fails as told. */
-class FakeUpstream {
-  calls: { key: CredentialKey; lane: Lane }[] = [];
+/** Lets promise callbacks run. */
+const settle = async () => {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+};
+
+/**
+ * A fake upstream: issues numbered credentials of a set lifetime, or fails as told. Like the
+ * real provider it gives up when its load's signal aborts, unless told to ignore it (a call
+ * whose answer was already on its way).
+ */
+class FakeUpstream implements CredentialFetcher {
+  calls: { key: CredentialKey; lane: Lane; context: FetchContext }[] = [];
   lifetimeMs = 60 * MINUTE;
   failWith: UpstreamError | undefined;
+  ignoreAbort = false;
   /** When set, loads wait until `release()` is called. */
   #gate: Promise<void> | undefined;
   #open: (() => void) | undefined;
@@ -34,13 +51,14 @@ class FakeUpstream {
     this.#gate = undefined;
   }
 
-  readonly load = async (key: CredentialKey, lane: Lane): Promise<IssuedCredentials<unknown>> => {
-    this.calls.push({ key, lane });
+  async fetch(key: CredentialKey, context: FetchContext): Promise<IssuedCredentials<unknown>> {
+    this.calls.push({ key, lane: context.lane, context });
     const serial = this.calls.length;
     await this.#gate;
+    if (context.signal.aborted && !this.ignoreAbort) throw new LoadCancelled('aborted');
     if (this.failWith) throw this.failWith;
     return { credentials: { serial }, expiration: this.clock.now() + this.lifetimeMs };
-  };
+  }
 }
 
 const orders = tableKey({
@@ -55,20 +73,52 @@ const other = redshiftKey({ workgroupName: 'other', durationSeconds: 900 });
 const serial = (entry: CacheEntry) => (entry.issued.credentials as { serial: number }).serial;
 
 function setup(
-  options: { maxEntries?: number; minRemainingMs?: number; negativeTtlMs?: number } = {},
+  options: {
+    maxEntries?: number;
+    minRemainingMs?: number;
+    negativeTtlMs?: number;
+    pinned?: CredentialKey[];
+    /** Put the real upstream budget (one call at a time) between the cache and the fake. */
+    budget?: boolean;
+  } = {},
 ) {
   const clock = new ManualClock(Date.UTC(2026, 10, 24));
   const upstream = new FakeUpstream(clock);
+  const budget = options.budget
+    ? new UpstreamBudget({ clock, maxConcurrent: 1, ratePerSecond: 1000 })
+    : undefined;
   const evictions: [string, EvictionReason][] = [];
+  /** What the cache held of the key when each eviction was told. */
+  const heldWhenTold: (CacheEntry | undefined)[] = [];
+  const pinnedIds = new Set((options.pinned ?? []).map((key) => key.id));
   const cache = new CredentialCache({
     clock,
-    load: upstream.load,
+    fetcher: budget ? budgetedFetcher(upstream, budget) : upstream,
     minRemainingMs: 5 * MINUTE,
-    ...options,
-    onEvict: (entry, reason) => evictions.push([entry.key.id, reason]),
+    ...(options.maxEntries !== undefined && { maxEntries: options.maxEntries }),
+    ...(options.minRemainingMs !== undefined && { minRemainingMs: options.minRemainingMs }),
+    ...(options.negativeTtlMs !== undefined && { negativeTtlMs: options.negativeTtlMs }),
+    pinned: (key) => pinnedIds.has(key.id),
   });
-  return { clock, upstream, cache, evictions };
+  cache.subscribe({
+    evicted: (entry, reason) => {
+      evictions.push([entry.key.id, reason]);
+      heldWhenTold.push(cache.peek(entry.key));
+    },
+  });
+  return { clock, upstream, cache, evictions, heldWhenTold, budget };
 }
+
+/** Table keys `0`…`n-1`. */
+const tables = (n: number) =>
+  Array.from({ length: n }, (_, i) =>
+    tableKey({
+      tableArn: `arn:aws:glue:us-east-1:123456789012:table/sales/t${i}`,
+      permissions: ['SELECT'],
+      supportedPermissionTypes: ['COLUMN_PERMISSION'],
+      durationSeconds: 3600,
+    }),
+  );
 
 describe('CredentialCache', () => {
   it('loads on a miss, then answers hits from memory', async () => {
@@ -172,10 +222,13 @@ describe('CredentialCache', () => {
     const { cache, upstream } = setup();
     const { entry } = await cache.get(orders);
     upstream.failWith = new UpstreamError('Unavailable', 'InternalServiceException', 'down');
+    assert.equal((await cache.get(orders)).result, 'hit');
     await assert.rejects(cache.refresh(orders), { kind: 'Unavailable' });
     assert.equal(cache.peek(orders), entry, 'the still-valid credential stays');
-    entry.refreshFailure = upstream.failWith;
     assert.equal((await cache.get(orders)).result, 'stale');
+    upstream.failWith = undefined;
+    await cache.refresh(orders);
+    assert.equal((await cache.get(orders)).result, 'hit', 'a refresh that succeeds ends stale');
   });
 
   it('refresh loads in the background lane, replaces the entry, and shares a concurrent miss', async () => {
@@ -207,8 +260,8 @@ describe('CredentialCache', () => {
     assert.deepEqual(evictions, [[warehouse.id, 'lru']]);
   });
 
-  it('sweeps idle and expired entries but keeps the ones it is told to', async () => {
-    const { cache, clock, evictions } = setup();
+  it('sweeps idle and expired entries but never pinned ones', async () => {
+    const { cache, clock, evictions } = setup({ pinned: [warehouse] });
     await cache.get(orders);
     await cache.get(warehouse);
     clock.advance(10 * MINUTE);
@@ -216,14 +269,14 @@ describe('CredentialCache', () => {
     assert.equal(cache.sweep(15 * MINUTE), 0);
     clock.advance(5 * MINUTE);
     // orders and warehouse were last used 15 min ago; warehouse is a configured target.
-    assert.equal(
-      cache.sweep(15 * MINUTE, (key) => key.id === warehouse.id),
-      1,
-    );
+    assert.equal(cache.sweep(15 * MINUTE), 1);
     assert.deepEqual(evictions, [[orders.id, 'idle']]);
-    clock.advance(41 * MINUTE); // warehouse: 4 min left; other: 14 min left but idle
+    clock.advance(41 * MINUTE); // other: 14 min left, not idle in 60 min; warehouse: unservable
+    assert.equal(cache.sweep(60 * MINUTE), 0);
+    clock.advance(10 * MINUTE); // other: 4 min left
     assert.equal(cache.sweep(60 * MINUTE), 1);
-    assert.deepEqual(evictions.at(-1), [warehouse.id, 'expired']);
+    assert.deepEqual(evictions.at(-1), [other.id, 'expired']);
+    assert.ok(cache.peek(warehouse), 'a pinned entry waits for its refresher, not the sweep');
   });
 
   it('evicts only the entry it was asked about', async () => {
@@ -242,12 +295,182 @@ describe('CredentialCache', () => {
 
   it('checks its options', () => {
     const clock = new ManualClock();
-    const load = new FakeUpstream(clock).load;
-    assert.throws(() => new CredentialCache({ clock, load, maxEntries: 0 }), /maxEntries/);
-    assert.throws(() => new CredentialCache({ clock, load, minRemainingMs: -1 }), /minRemainingMs/);
+    const fetcher = new FakeUpstream(clock);
+    assert.throws(() => new CredentialCache({ clock, fetcher, maxEntries: 0 }), /maxEntries/);
     assert.throws(
-      () => new CredentialCache({ clock, load, negativeTtlMs: Number.NaN }),
+      () => new CredentialCache({ clock, fetcher, minRemainingMs: -1 }),
+      /minRemainingMs/,
+    );
+    assert.throws(
+      () => new CredentialCache({ clock, fetcher, negativeTtlMs: Number.NaN }),
       /negativeTtlMs/,
     );
+  });
+
+  describe('pinned keys (configured targets)', () => {
+    it('are never LRU-evicted and do not count against maxEntries', async () => {
+      const { cache, evictions } = setup({ maxEntries: 50, pinned: [orders, warehouse] });
+      await cache.get(orders);
+      await cache.get(warehouse);
+      for (const key of tables(200)) await cache.get(key);
+      assert.ok(cache.peek(orders) && cache.peek(warehouse), 'both targets stay');
+      assert.equal(cache.size, 52);
+      assert.equal(evictions.length, 150);
+      assert.ok(evictions.every(([id, reason]) => reason === 'lru' && id.includes('/sales/t')));
+    });
+
+    it('may be refreshed with no entry at all, in the reserved share', async () => {
+      const { cache, upstream } = setup({ pinned: [orders] });
+      const entry = await cache.refresh(orders);
+      assert.equal(cache.peek(orders), entry);
+      assert.deepEqual(
+        upstream.calls.map(({ lane, context }) => [lane, context.reserved]),
+        [['background', true]],
+      );
+      await assert.rejects(
+        cache.refresh(warehouse),
+        LoadCancelled,
+        'an unpinned key needs its entry',
+      );
+      assert.equal(upstream.calls.length, 1);
+    });
+  });
+
+  describe('entries that leave take their refresh with them', () => {
+    it('tells subscribers after the key is gone (LRU included)', async () => {
+      const { cache, evictions, heldWhenTold } = setup({ maxEntries: 1 });
+      await cache.get(orders);
+      await cache.get(warehouse);
+      assert.deepEqual(evictions, [[orders.id, 'lru']]);
+      assert.deepEqual(heldWhenTold, [undefined]);
+    });
+
+    it('LRU eviction drops a refresh still queued in the budget: no call, nothing stored', async () => {
+      const { cache, upstream, budget } = setup({ maxEntries: 2, budget: true });
+      await cache.get(orders);
+      await cache.get(warehouse);
+      upstream.hold(); // the next call holds the budget's only slot
+      const busy = cache.get(other); // a miss: stored, it evicts orders (least recently used)
+      const queued = cache.refresh(orders);
+      await settle();
+      assert.equal(budget?.waiting.background, 1, 'the refresh of orders waits');
+      upstream.release();
+      await busy;
+      await assert.rejects(queued, LoadCancelled);
+      await settle();
+      assert.deepEqual(
+        upstream.calls.map((call) => call.key.id),
+        [orders.id, warehouse.id, other.id],
+        'the refresh of the evicted entry never reached upstream',
+      );
+      assert.equal(budget?.waiting.background, 0, 'it left the queue');
+      assert.equal(cache.peek(orders), undefined);
+    });
+
+    it('eviction while a refresh is in flight: the result is dropped', async () => {
+      const { cache, upstream } = setup();
+      const { entry } = await cache.get(orders);
+      upstream.hold();
+      upstream.ignoreAbort = true; // the answer was already on its way
+      const refreshing = cache.refresh(orders);
+      await settle();
+      assert.equal(upstream.calls.at(-1)?.context.signal.aborted, false);
+      assert.equal(cache.evict(orders, 'idle', entry), true);
+      assert.equal(upstream.calls.at(-1)?.context.signal.aborted, true, 'the call is cancelled');
+      upstream.release();
+      await assert.rejects(refreshing, LoadCancelled);
+      assert.equal(cache.peek(orders), undefined, 'nothing resurrected');
+      assert.equal(cache.flights, 0);
+    });
+
+    it("a refresh a client waits on survives the eviction: it is that client's miss", async () => {
+      const { cache, upstream, clock } = setup();
+      const { entry } = await cache.get(orders);
+      clock.advance(56 * MINUTE); // unservable: a client request waits on the refresh
+      upstream.hold();
+      const refreshing = cache.refresh(orders);
+      const client = cache.get(orders);
+      await settle();
+      cache.evict(orders, 'expired', entry);
+      upstream.release();
+      const lookup = await client;
+      assert.equal(await refreshing, lookup.entry);
+      assert.equal(cache.peek(orders), lookup.entry);
+    });
+
+    it('a background load never counts as use', async () => {
+      const { cache, clock } = setup();
+      const { entry } = await cache.get(orders);
+      const usedAt = entry.lastUsedAt;
+      clock.advance(10 * MINUTE);
+      const refreshed = await cache.refresh(orders);
+      assert.equal(refreshed.lastUsedAt, usedAt);
+      clock.advance(5 * MINUTE);
+      assert.equal(cache.sweep(15 * MINUTE), 1, 'idle since the client last asked');
+    });
+  });
+
+  describe('clients that hang up', () => {
+    it('a miss whose only client hung up before its call started is dropped uncalled', async () => {
+      const { cache, upstream, budget } = setup({ budget: true });
+      upstream.hold();
+      const busy = cache.get(warehouse); // holds the only slot
+      const hangUp = new AbortController();
+      const gone = cache.get(orders, { signal: hangUp.signal });
+      await settle();
+      assert.equal(budget?.waiting.on_demand, 1);
+      hangUp.abort();
+      await assert.rejects(gone, LoadCancelled);
+      assert.equal(budget?.waiting.on_demand, 0);
+      upstream.release();
+      await busy;
+      await settle();
+      assert.deepEqual(
+        upstream.calls.map((call) => call.key.id),
+        [warehouse.id],
+      );
+      assert.equal(cache.flights, 0);
+    });
+
+    it('the load goes on while another client still waits, and once it has started', async () => {
+      const { cache, upstream, budget } = setup({ budget: true });
+      upstream.hold();
+      const busy = cache.get(warehouse);
+      const first = new AbortController();
+      const leaving = cache.get(orders, { signal: first.signal });
+      const staying = cache.get(orders);
+      await settle();
+      first.abort();
+      await settle();
+      assert.equal(budget?.waiting.on_demand, 1, 'still queued for the client that stayed');
+      upstream.release();
+      await busy;
+      assert.equal((await staying).result, 'coalesced');
+      await leaving.then(
+        () => undefined,
+        () => undefined,
+      );
+      // Started, then abandoned: the call is paid for, so its credential is kept.
+      upstream.hold();
+      const late = new AbortController();
+      const started = cache.get(other, { signal: late.signal });
+      await settle();
+      late.abort();
+      upstream.release();
+      await started.then(
+        () => undefined,
+        () => undefined,
+      );
+      assert.ok(cache.peek(other));
+      assert.equal(upstream.calls.length, 3);
+    });
+
+    it('a client already gone never starts a load', async () => {
+      const { cache, upstream } = setup();
+      const hangUp = new AbortController();
+      hangUp.abort();
+      await assert.rejects(cache.get(orders, { signal: hangUp.signal }), LoadCancelled);
+      assert.equal(upstream.calls.length, 0);
+    });
   });
 });

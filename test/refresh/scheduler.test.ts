@@ -1,11 +1,12 @@
 /** Background refresh in virtual time: the cache, the scheduler and a hand-written fake upstream. */
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import {
   CredentialCache,
   type EvictionReason,
-  type Lane,
   NegativeCacheHit,
 } from '../../src/cache/credential-cache.js';
+import type { CredentialFetcher, Lane } from '../../src/cache/fetcher.js';
 import { type CredentialKey, redshiftKey, tableKey } from '../../src/cache/key.js';
 import { ManualClock } from '../../src/clock.js';
 import { UpstreamError } from '../../src/providers/errors.js';
@@ -35,46 +36,59 @@ async function useAt(clock: ManualClock, cache: CredentialCache, afterMs: number
 }
 
 function setup(
-  options: { nextRefreshFraction?: number; targets?: CredentialKey[]; random?: () => number } = {},
+  options: {
+    nextRefreshFraction?: number;
+    targets?: CredentialKey[];
+    random?: () => number;
+    maxEntries?: number;
+  } = {},
 ) {
   const clock = new ManualClock(Date.UTC(2026, 10, 24));
-  const calls: { key: CredentialKey; lane: Lane; at: number }[] = [];
-  const upstream = { lifetimeMs: 60 * MINUTE, failWith: undefined as UpstreamError | undefined };
-  const load = async (key: CredentialKey, lane: Lane): Promise<IssuedCredentials<unknown>> => {
-    calls.push({ key, lane, at: clock.now() });
-    if (upstream.failWith) throw upstream.failWith;
-    const now = clock.now();
-    return {
-      credentials: { serial: calls.length },
-      expiration: now + upstream.lifetimeMs,
-      ...(options.nextRefreshFraction !== undefined && {
-        nextRefreshTime: now + options.nextRefreshFraction * upstream.lifetimeMs,
-      }),
-    };
+  const calls: { key: CredentialKey; lane: Lane; at: number; reserved: boolean }[] = [];
+  const upstream = {
+    lifetimeMs: 60 * MINUTE,
+    failWith: undefined as UpstreamError | undefined,
+    /** Keys that fail with AccessDenied, as a revoked grant does. */
+    denied: new Set<string>(),
+  };
+  const fetcher: CredentialFetcher = {
+    fetch: async (key, context): Promise<IssuedCredentials<unknown>> => {
+      calls.push({ key, lane: context.lane, at: clock.now(), reserved: context.reserved });
+      if (upstream.denied.has(key.id)) {
+        throw new UpstreamError('AccessDenied', 'AccessDeniedException', 'revoked');
+      }
+      if (upstream.failWith) throw upstream.failWith;
+      const now = clock.now();
+      return {
+        credentials: { serial: calls.length },
+        expiration: now + upstream.lifetimeMs,
+        ...(options.nextRefreshFraction !== undefined && {
+          nextRefreshTime: now + options.nextRefreshFraction * upstream.lifetimeMs,
+        }),
+      };
+    },
   };
   const evictions: EvictionReason[] = [];
   const refreshes: RefreshOutcome[] = [];
-  const scheduler: { current?: RefreshScheduler } = {};
+  const targets = options.targets ?? [];
+  const targetIds = new Set(targets.map((key) => key.id));
   const cache = new CredentialCache({
     clock,
-    load,
+    fetcher,
     minRemainingMs: 5 * MINUTE,
-    onStore: (entry) => scheduler.current?.track(entry),
-    onEvict: (entry, reason) => {
-      evictions.push(reason);
-      scheduler.current?.untrack(entry);
-    },
+    pinned: (key) => targetIds.has(key.id),
+    ...(options.maxEntries !== undefined && { maxEntries: options.maxEntries }),
   });
-  const targets = new Set((options.targets ?? []).map((key) => key.id));
-  scheduler.current = new RefreshScheduler({
+  const scheduler = new RefreshScheduler({
     clock,
     cache,
     idleMs: 15 * MINUTE,
-    isTarget: (key) => targets.has(key.id),
+    targets,
     random: options.random ?? (() => 0),
     onRefresh: (_key, result) => refreshes.push(result),
   });
-  return { clock, cache, scheduler: scheduler.current, calls, upstream, evictions, refreshes };
+  cache.subscribe({ evicted: (_entry, reason) => evictions.push(reason) });
+  return { clock, cache, scheduler, calls, upstream, evictions, refreshes };
 }
 
 describe('RefreshScheduler', () => {
@@ -145,7 +159,7 @@ describe('RefreshScheduler', () => {
       'only the target is refreshed',
     );
     clock.advance(26 * MINUTE);
-    cache.sweep(15 * MINUTE, (key) => key.id === warehouse.id);
+    cache.sweep(15 * MINUTE);
     assert.deepEqual(evictions, ['expired']);
     assert.equal(cache.peek(orders), undefined);
     assert.ok(cache.peek(warehouse));
@@ -216,6 +230,158 @@ describe('RefreshScheduler', () => {
       (error: unknown) => error instanceof NegativeCacheHit && error.error.kind === 'AccessDenied',
     );
     assert.equal(calls.length, callsBefore);
+  });
+
+  it('forgets the schedule of an entry the LRU evicts', async () => {
+    const { cache, scheduler, evictions } = setup({ maxEntries: 1 });
+    await cache.get(orders);
+    assert.ok(scheduler.scheduledAt(orders));
+    await cache.get(warehouse);
+    assert.deepEqual(evictions, ['lru']);
+    assert.equal(scheduler.scheduledAt(orders), undefined);
+    assert.deepEqual([...scheduler.scheduledIds()], [warehouse.id]);
+  });
+
+  describe('configured targets: a standing job', () => {
+    it('a target whose first load fails is retried with the capped backoff and heals with no client', async () => {
+      const { clock, cache, scheduler, calls, upstream } = setup({ targets: [orders] });
+      upstream.failWith = new UpstreamError('Unavailable', 'InternalServiceException', 'down');
+      scheduler.start();
+      await scheduler.warm();
+      assert.equal(calls.length, 1);
+      assert.equal(calls[0]?.reserved, true, 'in the reserved share');
+      assert.equal(scheduler.failures(orders)?.consecutive, 1);
+      assert.equal(scheduler.failures(orders)?.lastError.awsName, 'InternalServiceException');
+      // Backoff with random 0 (half the capped exponential): 0.5, 1, 2, 4, … 30, 30 s.
+      let waited = 0;
+      for (let attempt = 1; attempt <= 10; attempt++) {
+        const delay = Math.min(30 * SECOND, 0.5 * SECOND * 2 ** (attempt - 1));
+        assert.equal(scheduler.scheduledAt(orders), clock.now() + delay, `retry ${attempt}`);
+        clock.advance(delay);
+        waited += delay;
+        await settle();
+        assert.equal(calls.length, attempt + 1);
+      }
+      upstream.failWith = undefined;
+      clock.advance(30 * SECOND);
+      await settle();
+      const entry = cache.peek(orders);
+      assert.ok(entry && cache.servable(entry), 'healed with no client request');
+      assert.equal(scheduler.failures(orders), undefined);
+      assert.ok(waited < 3 * MINUTE);
+      assert.ok(calls.every((call) => call.lane === 'background'));
+    });
+
+    it('a revoked target is evicted, retried, and back once access is granted again', async () => {
+      const { clock, cache, scheduler, calls, upstream, evictions } = setup({ targets: [orders] });
+      scheduler.start();
+      await scheduler.warm();
+      assert.ok(cache.peek(orders));
+      upstream.denied.add(orders.id);
+      clock.advance(30 * MINUTE);
+      await settle();
+      assert.deepEqual(evictions, ['revoked']);
+      assert.equal(cache.peek(orders), undefined);
+      assert.ok(scheduler.working(orders), 'still being worked on');
+      const before = calls.length;
+      clock.advance(MINUTE);
+      await settle();
+      assert.ok(calls.length > before, 'retried while denied');
+      upstream.denied.delete(orders.id);
+      clock.advance(MINUTE);
+      await settle();
+      const entry = cache.peek(orders);
+      assert.ok(entry && cache.servable(entry));
+    });
+
+    it('keeps a target fresh with nobody asking, for hours', async () => {
+      const { clock, cache, scheduler, calls } = setup({ targets: [orders] });
+      scheduler.start();
+      await scheduler.warm();
+      for (let minute = 0; minute < 6 * 60; minute++) {
+        clock.advance(MINUTE);
+        await settle();
+        const entry = cache.peek(orders);
+        assert.ok(entry && cache.servable(entry), `servable at minute ${minute}`);
+      }
+      assert.equal(calls.length, 13, 'one load, then every 30 minutes');
+    });
+  });
+
+  it('property: no entry outside the cache is scheduled, and every target is always worked on', async () => {
+    const keys = Array.from({ length: 6 }, (_, i) =>
+      tableKey({
+        tableArn: `arn:aws:glue:us-east-1:123456789012:table/sales/t${i}`,
+        permissions: ['SELECT'],
+        supportedPermissionTypes: ['COLUMN_PERMISSION'],
+        durationSeconds: 3600,
+      }),
+    );
+    const [first, second] = keys;
+    const targets = [first, second].filter((key) => key !== undefined);
+    const step = fc.oneof(
+      fc.record({ op: fc.constant('get' as const), key: fc.nat(5) }),
+      fc.record({
+        op: fc.constant('evict' as const),
+        key: fc.nat(5),
+        reason: fc.constantFrom<EvictionReason>('lru', 'expired', 'idle', 'revoked'),
+      }),
+      fc.record({
+        op: fc.constant('advance' as const),
+        ms: fc.integer({ min: 1, max: 40 * MINUTE }),
+      }),
+      fc.record({ op: fc.constant('sweep' as const) }),
+      fc.record({
+        op: fc.constant('upstream' as const),
+        mode: fc.constantFrom('ok', 'fail', 'deny'),
+      }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 40 }), async (steps) => {
+        const { clock, cache, scheduler, upstream } = setup({ targets, maxEntries: 3 });
+        scheduler.start();
+        await scheduler.warm();
+        for (const s of steps) {
+          const key = 'key' in s ? keys[s.key] : undefined;
+          switch (s.op) {
+            case 'get':
+              if (key) await cache.get(key).catch(() => undefined);
+              break;
+            case 'evict':
+              if (key) cache.evict(key, s.reason);
+              break;
+            case 'advance':
+              clock.advance(s.ms);
+              break;
+            case 'sweep':
+              cache.sweep(15 * MINUTE);
+              break;
+            case 'upstream':
+              upstream.failWith =
+                s.mode === 'fail'
+                  ? new UpstreamError('Unavailable', 'InternalServiceException', 'down')
+                  : undefined;
+              if (s.mode === 'deny') keys.forEach((k) => upstream.denied.add(k.id));
+              else upstream.denied.clear();
+              break;
+          }
+          await settle();
+          for (const id of scheduler.scheduledIds()) {
+            const known = keys.find((k) => k.id === id);
+            assert.ok(known, `an unknown id is scheduled: ${id}`);
+            assert.ok(
+              targets.includes(known) || cache.peek(known) !== undefined,
+              `scheduled but not in the cache: ${id}`,
+            );
+          }
+          for (const target of targets) {
+            assert.ok(scheduler.working(target), `target ${target.id} is not worked on`);
+          }
+        }
+        scheduler.stop();
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('schedules nothing after stop', async () => {
