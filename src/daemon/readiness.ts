@@ -48,7 +48,7 @@ export class Readiness {
       if (entry && this.#cache.servable(entry)) return { name, ready: true, remainingSeconds };
       const failure = this.#scheduler.failures(key);
       const reason = failure
-        ? `${failure.lastError.awsName} (${failure.consecutive} failed attempts in a row; retrying)`
+        ? `${failure.lastError.awsName} (${failure.consecutive} failed ${failure.consecutive === 1 ? 'attempt' : 'attempts'} in a row; retrying)`
         : entry
           ? 'credential below minRemainingSeconds'
           : 'no credential yet';
