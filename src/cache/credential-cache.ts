@@ -19,12 +19,7 @@ import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import { UpstreamError } from '../providers/errors.js';
 import type { IssuedCredentials, Source } from '../providers/types.js';
-import {
-  type CredentialFetcher,
-  type Lane,
-  LoadCancelled,
-  cancellation,
-} from './fetcher.js';
+import { type CredentialFetcher, type Lane, LoadCancelled, cancellation } from './fetcher.js';
 import type { CredentialKey } from './key.js';
 
 export { type Lane, LoadCancelled } from './fetcher.js';

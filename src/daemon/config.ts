@@ -443,7 +443,9 @@ function capacityProblem(config: RawConfig): string | undefined {
   const lifetimes = [
     defaultDuration(config, 'lakeformation_table'),
     defaultDuration(config, 'redshift_serverless'),
-    ...config.targets.map((target) => target.durationSeconds ?? defaultDuration(config, target.source)),
+    ...config.targets.map(
+      (target) => target.durationSeconds ?? defaultDuration(config, target.source),
+    ),
   ];
   return refreshCapacity({
     maxEntries: config.cache.maxEntries,

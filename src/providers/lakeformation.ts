@@ -69,7 +69,10 @@ export function createTableCredentialsProvider(
     async fetch(request, call) {
       const { sdk, client } = await lakeFormation.get();
       const output = await classified(
-        client.send(new sdk.GetTemporaryGlueTableCredentialsCommand(commonInput(request, options)), { abortSignal: call?.signal }),
+        client.send(
+          new sdk.GetTemporaryGlueTableCredentialsCommand(commonInput(request, options)),
+          { abortSignal: call?.signal },
+        ),
       );
       return issued(output, output.$metadata.requestId);
     },

@@ -49,7 +49,10 @@ export function providerFetcher(providers: Providers): CredentialFetcher {
   };
 }
 
-export function budgetedFetcher(inner: CredentialFetcher, budget: UpstreamBudget): CredentialFetcher {
+export function budgetedFetcher(
+  inner: CredentialFetcher,
+  budget: UpstreamBudget,
+): CredentialFetcher {
   return {
     fetch: (key, context) => budget.run(() => inner.fetch(key, context), context),
   };
