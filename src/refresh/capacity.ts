@@ -41,7 +41,7 @@ export function refreshCapacity(input: CapacityInput): Capacity {
   const problem =
     needed <= input.ratePerSecond
       ? undefined
-      : `cache.maxEntries: ${input.maxEntries} entries${input.targets > 0 ? ` and ${input.targets} targets` : ''} ` +
+      : `cache.maxEntries: ${input.maxEntries} entries${input.targets > 0 ? ` and ${input.targets} target${input.targets === 1 ? '' : 's'}` : ''} ` +
         `with ${input.lifetimeMs / 1000} s credentials are each refreshed about every ${round(intervalSeconds)} s: ` +
         `${round(needed)} refreshes/s, more than upstream.ratePerSecond (${input.ratePerSecond}); ` +
         `lower cache.maxEntries to at most ${Math.max(0, fits)} or raise upstream.ratePerSecond to at least ${Math.ceil(needed)}`;

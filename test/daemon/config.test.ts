@@ -25,6 +25,38 @@ function problems(document: unknown, env: NodeJS.ProcessEnv = {}): readonly stri
   assert.fail('expected a ConfigError');
 }
 
+describe('configuration: can the budget keep the cache fresh', () => {
+  it('refuses a maxEntries the refresh rate cannot keep fresh, with the arithmetic', () => {
+    assert.deepEqual(problems({ cache: { maxEntries: 100_000 } }), [
+      'cache.maxEntries: 100000 entries with 3600 s credentials are each refreshed about every 1620 s: ' +
+        '61.7 refreshes/s, more than upstream.ratePerSecond (20); lower cache.maxEntries to at most 32400 ' +
+        'or raise upstream.ratePerSecond to at least 62',
+    ]);
+  });
+
+  it('takes the shortest default or target duration, and accepts what the rate can carry', () => {
+    // 900 s credentials are refreshed every 405 s: 10,000 entries need 24.7 calls/s.
+    const short = problems({ upstream: { durationSeconds: 900 } });
+    assert.equal(short.length, 1);
+    assert.match(
+      short[0] ?? '',
+      /^cache\.maxEntries: 10000 entries with 900 s credentials .* 24\.7 refreshes\/s/,
+    );
+    assert.doesNotThrow(() =>
+      buildConfig({ upstream: { durationSeconds: 900, ratePerSecond: 25 } }),
+    );
+    assert.doesNotThrow(() =>
+      buildConfig({ cache: { maxEntries: 100_000 }, upstream: { ratePerSecond: 62 } }),
+    );
+    const target = problems({
+      targets: [
+        { name: 'short', source: 'lakeformation_table', tableArn: ARN, durationSeconds: 900 },
+      ],
+    });
+    assert.match(target[0] ?? '', /10000 entries and 1 target with 900 s credentials/);
+  });
+});
+
 describe('configuration', () => {
   it('has the documented defaults', () => {
     const config = buildConfig({});
