@@ -19,7 +19,13 @@ import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import { UpstreamError } from '../providers/errors.js';
 import type { IssuedCredentials, Source } from '../providers/types.js';
-import { type CredentialFetcher, type Lane, LoadCancelled, cancellation } from './fetcher.js';
+import {
+  type CredentialFetcher,
+  type Lane,
+  LoadCancelled,
+  Urgency,
+  cancellation,
+} from './fetcher.js';
 import type { CredentialKey } from './key.js';
 
 export { type Lane, LoadCancelled } from './fetcher.js';
@@ -103,8 +109,8 @@ interface Flight {
   clients: number;
   /** It has left the budget's queues: its upstream call is made. */
   started: boolean;
-  /** For a refresh: makes it a client's miss (it moves to the on-demand queue). */
-  makeUrgent: (() => void) | undefined;
+  /** For a refresh: raised when a client joins it, which makes it that client's miss. */
+  readonly urgency: Urgency | undefined;
   promise: Promise<Held>;
 }
 
@@ -210,11 +216,8 @@ export class CredentialCache {
     let flight = this.#flights.get(key.id);
     const joined = flight !== undefined;
     if (!flight) flight = this.#start(key, 'on_demand', undefined);
-    else if (flight.makeUrgent) {
-      // A client now waits on this refresh: it must not wait behind every background refresh.
-      flight.makeUrgent();
-      flight.makeUrgent = undefined;
-    }
+    // A client now waits on this refresh: it must not wait behind every background refresh.
+    else flight.urgency?.raise();
     const result = joined ? 'coalesced' : 'miss';
     this.#emitLookup(key, result);
     const waiting = flight;
@@ -271,35 +274,24 @@ export class CredentialCache {
   }
 
   #start(key: CredentialKey, lane: Lane, basis: Held | undefined): Flight {
-    let makeUrgent: (() => void) | undefined;
-    const urgent =
-      lane === 'background'
-        ? new Promise<void>((resolve) => {
-            makeUrgent = resolve;
-          })
-        : undefined;
+    const urgency = lane === 'background' ? new Urgency() : undefined;
     const flight: Flight = {
       controller: new AbortController(),
       byRefresh: lane === 'background',
       basis,
       clients: 0,
       started: false,
-      makeUrgent,
+      urgency,
       promise: undefined as unknown as Promise<Held>,
     };
     this.#flights.set(key.id, flight);
-    flight.promise = this.#run(key, flight, lane, urgent).finally(() => {
+    flight.promise = this.#run(key, flight, lane).finally(() => {
       if (this.#flights.get(key.id) === flight) this.#flights.delete(key.id);
     });
     return flight;
   }
 
-  async #run(
-    key: CredentialKey,
-    flight: Flight,
-    lane: Lane,
-    urgent: Promise<void> | undefined,
-  ): Promise<Held> {
+  async #run(key: CredentialKey, flight: Flight, lane: Lane): Promise<Held> {
     const { signal } = flight.controller;
     let issued: IssuedCredentials<unknown>;
     try {
@@ -307,7 +299,7 @@ export class CredentialCache {
         lane,
         reserved: flight.byRefresh && this.#isPinned(key),
         signal,
-        ...(urgent && { urgent }),
+        ...(flight.urgency && { urgency: flight.urgency }),
         started: () => {
           flight.started = true;
         },

@@ -26,10 +26,10 @@ export interface FetchContext {
    */
   readonly signal: AbortSignal;
   /**
-   * For a background load: settles when a client starts waiting on it, which makes it a client's
-   * miss from then on (a stage still holding it back treats it as on-demand).
+   * For a background load: becomes urgent when a client starts waiting on it, which makes it a
+   * client's miss from then on (a stage still holding it back treats it as on-demand).
    */
-  readonly urgent?: Promise<void>;
+  readonly urgency?: Urgency;
   /** Told when the load actually starts its upstream call (it has left every queue). */
   readonly started?: () => void;
 }
@@ -41,6 +41,33 @@ export interface CredentialFetcher {
    * budget's `BudgetExceeded`).
    */
   fetch(key: CredentialKey, context: FetchContext): Promise<IssuedCredentials<unknown>>;
+}
+
+/**
+ * A one-way switch a background load's stages can watch: `raise` tells every watcher at once,
+ * synchronously, so a client's miss started right after it cannot overtake the load it joined.
+ */
+export class Urgency {
+  #raised = false;
+  #watchers: (() => void)[] = [];
+
+  get raised(): boolean {
+    return this.#raised;
+  }
+
+  /** Calls `watcher` when the load becomes urgent (now, if it is already). */
+  watch(watcher: () => void): void {
+    if (this.#raised) watcher();
+    else this.#watchers.push(watcher);
+  }
+
+  raise(): void {
+    if (this.#raised) return;
+    this.#raised = true;
+    const watchers = this.#watchers;
+    this.#watchers = [];
+    for (const watcher of watchers) watcher();
+  }
 }
 
 /** A load nobody wants any more was dropped: not a failure of upstream, and never stored. */

@@ -10,15 +10,14 @@
  *    waits at most `maxWaitMs` for its turn; beyond either the call is refused at once with
  *    `BudgetExceeded`, which the daemon answers 503 `UpstreamThrottled` with `Retry-After`.
  * 3. `background`: refreshes ahead of expiry, which can wait. One a client comes to wait on
- *    (`urgent`) moves to the end of the on-demand queue.
+ *    (its `urgency` raised) moves to the end of the on-demand queue at once.
  *
  * Each queue is first come, first served, and a key is in at most one of them at a time (the
  * cache's single flight): a key whose client retries in a loop goes to the back each time, so it
  * cannot starve other keys. A call whose `signal` is aborted while it waits (its client hung up,
  * its entry left the cache) leaves its queue and never costs an upstream call.
  */
-import type { Lane } from '../cache/fetcher.js';
-import { cancellation } from '../cache/fetcher.js';
+import { type Lane, type Urgency, cancellation } from '../cache/fetcher.js';
 import type { Clock, Timer } from '../clock.js';
 import { UpstreamError } from '../providers/errors.js';
 
@@ -54,7 +53,7 @@ export interface Ticket {
   readonly lane: Lane;
   readonly reserved?: boolean;
   readonly signal?: AbortSignal;
-  readonly urgent?: Promise<unknown>;
+  readonly urgency?: Urgency;
   /** Told when the call leaves its queue and starts. */
   readonly started?: () => void;
 }
@@ -167,9 +166,7 @@ export class UpstreamBudget {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#enqueue(waiter, queue);
-      if (queue === 'background' && ticket.urgent) {
-        void ticket.urgent.then(() => this.#promote(waiter));
-      }
+      if (queue === 'background') ticket.urgency?.watch(() => this.#promote(waiter));
       this.#dispatch();
     });
   }

@@ -1,7 +1,7 @@
 /** The shared upstream budget in virtual time. */
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/clock.js';
-import { LoadCancelled } from '../../src/cache/fetcher.js';
+import { LoadCancelled, Urgency } from '../../src/cache/fetcher.js';
 import { BudgetExceeded, UpstreamBudget } from '../../src/refresh/budget.js';
 
 /** A call that stays open until `finish()`; records its start order. */
@@ -327,16 +327,15 @@ describe('UpstreamBudget', () => {
     const started: string[] = [];
     const busy = controllable(started, 'busy');
     const running = budget.run(busy.call, ON_DEMAND);
-    let makeUrgent: () => void = () => undefined;
-    const urgent = new Promise<void>((resolve) => (makeUrgent = resolve));
+    const urgency = new Urgency();
     const refresh = budget.run(() => (started.push('refresh'), Promise.resolve('refresh')), {
       ...BACKGROUND,
-      urgent,
+      urgency,
     });
     const other = budget.run(() => (started.push('other'), Promise.resolve('other')), BACKGROUND);
     const before = budget.run(() => (started.push('before'), Promise.resolve('before')), ON_DEMAND);
-    makeUrgent();
-    await settle();
+    urgency.raise();
+    // At once, not a microtask later: a miss started right after cannot overtake it.
     const after = budget.run(() => (started.push('after'), Promise.resolve('after')), ON_DEMAND);
     assert.deepEqual(budget.waiting, { reserved: 0, on_demand: 3, background: 1 });
     busy.finish();
