@@ -194,7 +194,8 @@ interface HitTarget {
 }
 
 /** A cache entry the baselines may change (the cache's own are read-only outside it). */
-type MutableEntry = { -readonly [K in keyof CacheEntry]: CacheEntry[K] };
+/** The baseline's copy of an entry, with the use time the cache keeps beside it. */
+type MutableEntry = CacheEntry & { lastUsedAt: number };
 
 interface HitResult {
   readonly label: string;
@@ -221,7 +222,7 @@ async function measureHits(plan: HitPlan): Promise<HitResult[]> {
     for (const key of keys) {
       const entry = cache.peek(key);
       if (!entry) throw new Error('an entry left the cache while setting up');
-      const copy: MutableEntry = { ...entry };
+      const copy: MutableEntry = { ...entry, lastUsedAt: 0 };
       entries.set(key.id, copy);
       lru.set(key.id, copy);
     }

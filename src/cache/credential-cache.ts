@@ -23,7 +23,7 @@ import {
   type CredentialFetcher,
   type Lane,
   LoadCancelled,
-  Urgency,
+  Priority,
   cancellation,
 } from './fetcher.js';
 import type { CredentialKey } from './key.js';
@@ -40,7 +40,7 @@ export const DEFAULT_NEGATIVE_TTL_MS = 5_000;
 export type CacheResult = 'hit' | 'miss' | 'coalesced' | 'stale' | 'negative';
 export type EvictionReason = 'lru' | 'expired' | 'idle' | 'revoked';
 
-/** A cached credential. Read-only outside the cache. */
+/** A cached credential: immutable; a refresh stores a new one. */
 export interface CacheEntry {
   readonly key: CredentialKey;
   readonly issued: IssuedCredentials<unknown>;
@@ -48,14 +48,18 @@ export interface CacheEntry {
   readonly storedAt: number;
   /** 0 for a credential loaded cold, else one more than the entry it replaced. */
   readonly generation: number;
-  /** Clock time a client last asked for it (a background load never counts); -Infinity: never. */
-  readonly lastUsedAt: number;
 }
 
-/** The cache's own view of an entry: what it alone changes. */
-interface Held extends CacheEntry {
+/**
+ * The cache's own record of a key, the LRU's value: the current entry and what only the cache
+ * changes. A refresh replaces `entry` in place, so it never moves the key in the LRU's order:
+ * only a client's request does.
+ */
+interface Slot {
+  entry: CacheEntry;
+  /** Clock time a client last asked for the key (a background load never counts); -Infinity: never. */
   lastUsedAt: number;
-  /** The last refresh of this entry failed: it is served as `stale`. */
+  /** The last refresh of `entry` failed: it is served as `stale`. */
   refreshFailed: boolean;
 }
 
@@ -100,18 +104,19 @@ interface NegativeEntry {
 
 /** One load of one key. */
 interface Flight {
+  readonly id: string;
   readonly controller: AbortController;
   /** Made by the refresher (wanted while its entry is cached, or its key pinned), or by a client. */
   readonly byRefresh: boolean;
   /** The entry a refresh replaces; undefined for a client's miss or a pinned key's first load. */
-  readonly basis: Held | undefined;
+  readonly basis: CacheEntry | undefined;
+  /** The budget queue it waits in: rises when a client or a target's standing job joins it. */
+  readonly priority: Priority;
   /** Clients waiting on it and still connected. */
   clients: number;
   /** It has left the budget's queues: its upstream call is made. */
   started: boolean;
-  /** For a refresh: raised when a client joins it, which makes it that client's miss. */
-  readonly urgency: Urgency | undefined;
-  promise: Promise<Held>;
+  promise: Promise<CacheEntry>;
 }
 
 /** A load failed with a deterministic error that is being answered from memory. */
@@ -132,8 +137,8 @@ export class CredentialCache {
   readonly #minRemainingMs: number;
   readonly #negativeTtlMs: number;
   readonly #isPinned: (key: CredentialKey) => boolean;
-  readonly #entries: LRUCache<string, Held>;
-  readonly #pinned = new Map<string, Held>();
+  readonly #entries: LRUCache<string, Slot>;
+  readonly #pinned = new Map<string, Slot>();
   readonly #negative = new Map<string, NegativeEntry>();
   readonly #flights = new Map<string, Flight>();
   readonly #listeners: CacheListener[] = [];
@@ -154,11 +159,11 @@ export class CredentialCache {
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
       throw new RangeError(`maxEntries: must be a whole number of at least 1, got ${maxEntries}`);
     }
-    this.#entries = new LRUCache<string, Held>({
+    this.#entries = new LRUCache<string, Slot>({
       max: maxEntries,
       // After the key is gone: whoever is told finds the cache without it.
-      disposeAfter: (entry, _id, reason) => {
-        if (reason === 'evict') this.#left(entry, 'lru');
+      disposeAfter: (slot, _id, reason) => {
+        if (reason === 'evict') this.#left(slot.entry, 'lru');
       },
     });
   }
@@ -182,15 +187,20 @@ export class CredentialCache {
    * refresh fails), synchronously; undefined when only `get` can answer.
    */
   getServable(key: CredentialKey): Lookup | undefined {
-    const cached =
+    const slot =
       (this.#pinned.size > 0 ? this.#pinned.get(key.id) : undefined) ?? this.#entries.get(key.id);
-    if (!cached) return undefined;
+    if (!slot) return undefined;
     const now = this.#clock.now();
-    if (cached.issued.expiration - now < this.#minRemainingMs) return undefined;
-    cached.lastUsedAt = now;
-    const result = cached.refreshFailed ? 'stale' : 'hit';
+    if (slot.entry.issued.expiration - now < this.#minRemainingMs) return undefined;
+    slot.lastUsedAt = now;
+    const result = slot.refreshFailed ? 'stale' : 'hit';
     this.#emitLookup(key, result);
-    return { entry: cached, result };
+    return { entry: slot.entry, result };
+  }
+
+  /** Clock time a client last asked for the cached `key` (-Infinity: never); undefined: not cached. */
+  lastUsedAt(key: CredentialKey): number | undefined {
+    return this.#slot(key)?.lastUsedAt;
   }
 
   /**
@@ -216,8 +226,8 @@ export class CredentialCache {
     let flight = this.#flights.get(key.id);
     const joined = flight !== undefined;
     if (!flight) flight = this.#start(key, 'on_demand', undefined);
-    // A client now waits on this refresh: it must not wait behind every background refresh.
-    else flight.urgency?.raise();
+    // A client now waits on it: a refresh must not wait behind every background refresh.
+    else flight.priority.raise('on_demand');
     const result = joined ? 'coalesced' : 'miss';
     this.#emitLookup(key, result);
     const waiting = flight;
@@ -225,10 +235,10 @@ export class CredentialCache {
     let present = true;
     const onAbort = () => {
       present = false;
-      this.#clientLeft(waiting);
+      this.#clientLeft(key, waiting);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
-    let entry: Held;
+    let entry: CacheEntry;
     try {
       entry = await waiting.promise;
     } finally {
@@ -243,7 +253,6 @@ export class CredentialCache {
         `the credential for ${key.source} arrived with less than ${this.#minRemainingMs} ms of validity left`,
       );
     }
-    if (this.#held(key) === entry) entry.lastUsedAt = this.#clock.now();
     return { entry, result };
   }
 
@@ -254,10 +263,15 @@ export class CredentialCache {
    * what to do next.
    */
   refresh(key: CredentialKey): Promise<CacheEntry> {
+    const pinned = this.#isPinned(key);
     const existing = this.#flights.get(key.id);
-    if (existing) return existing.promise;
-    const basis = this.#held(key);
-    if (!basis && !this.#isPinned(key)) {
+    if (existing) {
+      // A target's standing job takes its reserved share, also when a client's miss came first.
+      if (pinned) existing.priority.raise('reserved');
+      return existing.promise;
+    }
+    const basis = this.#slot(key)?.entry;
+    if (!basis && !pinned) {
       return Promise.reject(new LoadCancelled('the entry is not in the cache'));
     }
     return this.#start(key, 'background', basis).promise;
@@ -273,33 +287,31 @@ export class CredentialCache {
     return this.#flights.size;
   }
 
-  #start(key: CredentialKey, lane: Lane, basis: Held | undefined): Flight {
-    const urgency = lane === 'background' ? new Urgency() : undefined;
+  #start(key: CredentialKey, lane: Lane, basis: CacheEntry | undefined): Flight {
+    const byRefresh = lane === 'background';
     const flight: Flight = {
+      id: key.id,
       controller: new AbortController(),
-      byRefresh: lane === 'background',
+      byRefresh,
       basis,
+      priority: new Priority(byRefresh && this.#isPinned(key) ? 'reserved' : lane),
       clients: 0,
       started: false,
-      urgency,
-      promise: undefined as unknown as Promise<Held>,
+      promise: undefined as unknown as Promise<CacheEntry>,
     };
     this.#flights.set(key.id, flight);
-    flight.promise = this.#run(key, flight, lane).finally(() => {
-      if (this.#flights.get(key.id) === flight) this.#flights.delete(key.id);
-    });
+    flight.promise = this.#run(key, flight, lane).finally(() => this.#forget(flight));
     return flight;
   }
 
-  async #run(key: CredentialKey, flight: Flight, lane: Lane): Promise<Held> {
+  async #run(key: CredentialKey, flight: Flight, lane: Lane): Promise<CacheEntry> {
     const { signal } = flight.controller;
     let issued: IssuedCredentials<unknown>;
     try {
       issued = await this.#fetcher.fetch(key, {
         lane,
-        reserved: flight.byRefresh && this.#isPinned(key),
+        priority: flight.priority,
         signal,
-        ...(flight.urgency && { urgency: flight.urgency }),
         started: () => {
           flight.started = true;
         },
@@ -309,78 +321,108 @@ export class CredentialCache {
       if (isDeterministic(error) && this.#negativeTtlMs > 0) {
         this.#negative.set(key.id, { error, until: this.#clock.now() + this.#negativeTtlMs });
       }
-      const previous = this.#held(key);
+      const slot = this.#slot(key);
       if (flight.byRefresh) {
         // Served as `stale` from now on (the refresher decides about eviction and retries).
-        if (previous !== undefined && previous === flight.basis) previous.refreshFailed = true;
-      } else if (isDeterministic(error) && error.evict && previous && !this.servable(previous)) {
+        if (slot !== undefined && slot.entry === flight.basis) slot.refreshFailed = true;
+      } else if (isDeterministic(error) && error.evict && slot && !this.servable(slot.entry)) {
         // A client's miss found access revoked: the old, no longer servable entry goes too.
-        this.evict(key, 'revoked', previous);
+        this.evict(key, 'revoked', slot.entry);
       }
       throw error;
     }
     if (signal.aborted) throw cancellation(signal);
-    const previous = this.#held(key);
+    const slot = this.#slot(key);
     const pinned = this.#isPinned(key);
-    if (flight.byRefresh && flight.clients === 0 && !pinned && previous !== flight.basis) {
+    if (flight.byRefresh && flight.clients === 0 && !pinned && slot?.entry !== flight.basis) {
       throw new LoadCancelled('its entry left the cache');
     }
     this.#negative.delete(key.id);
     const now = this.#clock.now();
     const usedNow = !flight.byRefresh || flight.clients > 0;
-    const entry: Held = {
+    const entry: CacheEntry = {
       key,
       issued,
       storedAt: now,
-      generation: previous ? previous.generation + 1 : 0,
-      lastUsedAt: usedNow
-        ? now
-        : (previous?.lastUsedAt ?? flight.basis?.lastUsedAt ?? Number.NEGATIVE_INFINITY),
-      refreshFailed: false,
+      generation: slot ? slot.entry.generation + 1 : 0,
     };
-    if (pinned) this.#pinned.set(key.id, entry);
-    else this.#entries.set(key.id, entry);
+    if (slot) {
+      // In place: a refresh keeps the key's place in the LRU; a client's load moves it up.
+      slot.entry = entry;
+      slot.refreshFailed = false;
+      if (usedNow) {
+        slot.lastUsedAt = now;
+        if (!pinned) this.#entries.get(key.id);
+      }
+    } else {
+      const fresh: Slot = {
+        entry,
+        lastUsedAt: usedNow ? now : Number.NEGATIVE_INFINITY,
+        refreshFailed: false,
+      };
+      if (pinned) this.#pinned.set(key.id, fresh);
+      else this.#entries.set(key.id, fresh);
+    }
     for (const listener of this.#listeners) listener.stored?.(entry);
     return entry;
   }
 
-  /** A client waiting on `flight` hung up: the load goes when nobody wants it and it has not started. */
-  #clientLeft(flight: Flight): void {
+  /**
+   * A client waiting on `flight` hung up. A load nobody wants any more goes, if it has not
+   * started: a client's miss nobody else waits on, or a refresh whose entry has left meanwhile.
+   */
+  #clientLeft(key: CredentialKey, flight: Flight): void {
     flight.clients -= 1;
-    if (flight.clients > 0 || flight.byRefresh || flight.started) return;
-    flight.controller.abort(new LoadCancelled('every client waiting on it hung up'));
+    if (flight.clients > 0 || flight.started) return;
+    if (!flight.byRefresh) this.#cancel(flight, 'every client waiting on it hung up');
+    else if (!this.#isPinned(key) && this.#slot(key)?.entry !== flight.basis) {
+      this.#cancel(flight, 'its entry left the cache and its clients hung up');
+    }
+  }
+
+  /** Aborts `flight` and forgets it now: a client asking from here on starts a new load. */
+  #cancel(flight: Flight, reason: string): void {
+    flight.controller.abort(new LoadCancelled(reason));
+    this.#forget(flight);
+  }
+
+  #forget(flight: Flight): void {
+    if (this.#flights.get(flight.id) === flight) this.#flights.delete(flight.id);
   }
 
   /** The entry for `key` without touching its recency or use time. */
   peek(key: CredentialKey): CacheEntry | undefined {
-    return this.#held(key);
+    return this.#slot(key)?.entry;
   }
 
-  #held(key: CredentialKey): Held | undefined {
+  #slot(key: CredentialKey): Slot | undefined {
     return this.#pinned.get(key.id) ?? this.#entries.peek(key.id);
   }
 
   /** Removes the entry of `key` (if it is still `entry`, when given), telling subscribers why. */
   evict(key: CredentialKey, reason: EvictionReason, entry?: CacheEntry): boolean {
-    const current = this.#held(key);
-    if (!current || (entry !== undefined && current !== entry)) return false;
+    const slot = this.#slot(key);
+    if (!slot || (entry !== undefined && slot.entry !== entry)) return false;
     if (!this.#pinned.delete(key.id)) this.#entries.delete(key.id);
-    this.#left(current, reason);
+    this.#left(slot.entry, reason);
     return true;
   }
 
   /** `entry` is out of the cache: its refresh goes with it, then subscribers are told. */
-  #left(entry: Held, reason: EvictionReason): void {
+  #left(entry: CacheEntry, reason: EvictionReason): void {
     const flight = this.#flights.get(entry.key.id);
     if (flight && flight.basis === entry && flight.clients === 0) {
-      flight.controller.abort(new LoadCancelled(`its entry left the cache (${reason})`));
+      this.#cancel(flight, `its entry left the cache (${reason})`);
     }
     for (const listener of this.#listeners) listener.evicted?.(entry, reason);
   }
 
   /** Every entry, pinned first, then least recently used last; does not touch recency. */
   entries(): CacheEntry[] {
-    return [...this.#pinned.values(), ...this.#entries.values()];
+    const entries: CacheEntry[] = [];
+    for (const slot of this.#pinned.values()) entries.push(slot.entry);
+    for (const slot of this.#entries.values()) entries.push(slot.entry);
+    return entries;
   }
 
   /** Number of entries per source. */
@@ -390,8 +432,8 @@ export class CredentialCache {
       lakeformation_partition: 0,
       redshift_serverless: 0,
     };
-    for (const entry of this.#pinned.values()) counts[entry.key.source] += 1;
-    for (const entry of this.#entries.values()) counts[entry.key.source] += 1;
+    for (const slot of this.#pinned.values()) counts[slot.entry.key.source] += 1;
+    for (const slot of this.#entries.values()) counts[slot.entry.key.source] += 1;
     return counts;
   }
 
@@ -403,10 +445,11 @@ export class CredentialCache {
   sweep(idleMs: number): number {
     const now = this.#clock.now();
     let removed = 0;
-    for (const entry of [...this.#entries.values()]) {
+    for (const slot of [...this.#entries.values()]) {
+      const { entry } = slot;
       const reason: EvictionReason | undefined = !this.servable(entry)
         ? 'expired'
-        : now - entry.lastUsedAt >= idleMs
+        : now - slot.lastUsedAt >= idleMs
           ? 'idle'
           : undefined;
       if (reason && this.evict(entry.key, reason, entry)) removed++;
@@ -419,7 +462,7 @@ export class CredentialCache {
 
   /** Drops every load under way (the engine is stopping); entries stay readable. */
   abortAll(reason: string): void {
-    for (const flight of this.#flights.values()) flight.controller.abort(new LoadCancelled(reason));
+    for (const flight of [...this.#flights.values()]) this.#cancel(flight, reason);
   }
 
   get size(): number {

@@ -12,24 +12,56 @@ import type { CredentialKey } from './key.js';
 /** Why a load is made: a client waiting, or the refresher working ahead. */
 export type Lane = 'on_demand' | 'background';
 
+/**
+ * Which of the upstream budget's queues a load waits in, highest first: a configured target's
+ * standing job (`reserved`), a client's miss (`on_demand`), a refresh ahead of expiry
+ * (`background`).
+ */
+export type Queue = 'reserved' | 'on_demand' | 'background';
+
+const RANK: Readonly<Record<Queue, number>> = { background: 0, on_demand: 1, reserved: 2 };
+
+/**
+ * A load's queue, which only ever rises: a client joining a refresh makes it a client's miss
+ * (`on_demand`); a target's standing job joining a client's miss makes it `reserved`. `raise`
+ * tells every watcher at once, synchronously, so a miss started right after cannot overtake the
+ * load it joined.
+ */
+export class Priority {
+  #queue: Queue;
+  #watchers: ((queue: Queue) => void)[] = [];
+
+  constructor(queue: Queue) {
+    this.#queue = queue;
+  }
+
+  get queue(): Queue {
+    return this.#queue;
+  }
+
+  /** Calls `watcher` with the new queue each time the load moves up. */
+  watch(watcher: (queue: Queue) => void): void {
+    this.#watchers.push(watcher);
+  }
+
+  raise(to: Queue): void {
+    if (RANK[to] <= RANK[this.#queue]) return;
+    this.#queue = to;
+    for (const watcher of this.#watchers) watcher(to);
+  }
+}
+
 export interface FetchContext {
+  /** Why the load was made (the metrics' trigger): a client waiting, or the refresher ahead. */
   readonly lane: Lane;
-  /**
-   * A configured target's standing job (its refresh, or its retry after a failure): goes ahead of
-   * every other call and has a share of the budget kept for it.
-   */
-  readonly reserved: boolean;
+  /** The queue it waits in, which may rise while it waits. */
+  readonly priority: Priority;
   /**
    * Aborted when nobody wants the result any more: the entry it refreshes left the cache, every
    * client waiting on it hung up before it started, or the engine stopped. A stage that sees it
    * aborted stops (a queued call leaves its queue, a running one is cancelled).
    */
   readonly signal: AbortSignal;
-  /**
-   * For a background load: becomes urgent when a client starts waiting on it, which makes it a
-   * client's miss from then on (a stage still holding it back treats it as on-demand).
-   */
-  readonly urgency?: Urgency;
   /** Told when the load actually starts its upstream call (it has left every queue). */
   readonly started?: () => void;
 }
@@ -41,33 +73,6 @@ export interface CredentialFetcher {
    * budget's `BudgetExceeded`).
    */
   fetch(key: CredentialKey, context: FetchContext): Promise<IssuedCredentials<unknown>>;
-}
-
-/**
- * A one-way switch a background load's stages can watch: `raise` tells every watcher at once,
- * synchronously, so a client's miss started right after it cannot overtake the load it joined.
- */
-export class Urgency {
-  #raised = false;
-  #watchers: (() => void)[] = [];
-
-  get raised(): boolean {
-    return this.#raised;
-  }
-
-  /** Calls `watcher` when the load becomes urgent (now, if it is already). */
-  watch(watcher: () => void): void {
-    if (this.#raised) watcher();
-    else this.#watchers.push(watcher);
-  }
-
-  raise(): void {
-    if (this.#raised) return;
-    this.#raised = true;
-    const watchers = this.#watchers;
-    this.#watchers = [];
-    for (const watcher of watchers) watcher();
-  }
 }
 
 /** A load nobody wants any more was dropped: not a failure of upstream, and never stored. */

@@ -17,7 +17,7 @@
  * cannot starve other keys. A call whose `signal` is aborted while it waits (its client hung up,
  * its entry left the cache) leaves its queue and never costs an upstream call.
  */
-import { type Lane, type Urgency, cancellation } from '../cache/fetcher.js';
+import { LoadCancelled, type Priority, type Queue, cancellation } from '../cache/fetcher.js';
 import type { Clock, Timer } from '../clock.js';
 import { UpstreamError } from '../providers/errors.js';
 
@@ -32,7 +32,7 @@ export const DEFAULT_MAX_QUEUE = 1_000;
 /** Longest `Retry-After` the budget suggests. */
 const MAX_RETRY_AFTER_MS = 60_000;
 
-export type Queue = 'reserved' | Lane;
+export type { Queue } from '../cache/fetcher.js';
 
 export interface UpstreamBudgetOptions {
   readonly clock: Clock;
@@ -50,10 +50,9 @@ export interface UpstreamBudgetOptions {
 }
 
 export interface Ticket {
-  readonly lane: Lane;
-  readonly reserved?: boolean;
+  /** The queue to wait in; when it rises, the call moves to the end of the higher queue. */
+  readonly priority: Priority;
   readonly signal?: AbortSignal;
-  readonly urgency?: Urgency;
   /** Told when the call leaves its queue and starts. */
   readonly started?: () => void;
 }
@@ -98,6 +97,7 @@ export class UpstreamBudget {
   #tokens: number;
   #refilledAt: number;
   #wakeUp: Timer | undefined;
+  #closed = false;
 
   constructor(options: UpstreamBudgetOptions) {
     this.#clock = options.clock;
@@ -121,14 +121,16 @@ export class UpstreamBudget {
       );
     }
     this.#tokens = this.#burst;
-    this.#refilledAt = this.#clock.now();
+    // Durations come from the monotonic clock: a wall clock stepped back must not drain the bucket.
+    this.#refilledAt = this.#clock.monotonic();
   }
 
   /** Runs `call` when the budget allows; resolves or rejects with it, or with the budget's refusal. */
   run<T>(call: () => Promise<T>, ticket: Ticket): Promise<T> {
     const { signal } = ticket;
     if (signal?.aborted) return Promise.reject(cancellation(signal));
-    const queue: Queue = ticket.reserved ? 'reserved' : ticket.lane;
+    if (this.#closed) return Promise.reject(new LoadCancelled('the upstream budget is closed'));
+    const queue = ticket.priority.queue;
     if (queue === 'on_demand' && this.#queues.on_demand.size >= this.#maxQueue) {
       return Promise.reject(
         new BudgetExceeded(
@@ -166,7 +168,7 @@ export class UpstreamBudget {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#enqueue(waiter, queue);
-      if (queue === 'background') ticket.urgency?.watch(() => this.#promote(waiter));
+      ticket.priority.watch((to) => this.#promote(waiter, to));
       this.#dispatch();
     });
   }
@@ -210,11 +212,22 @@ export class UpstreamBudget {
     return true;
   }
 
-  /** A background call a client now waits on goes on as on-demand, unless it has started. */
-  #promote(waiter: Waiter): void {
-    if (waiter.queue !== 'background' || !this.#leave(waiter)) return;
-    this.#enqueue(waiter, 'on_demand');
+  /**
+   * A waiting call whose priority rose moves to the end of its new queue, unless it has started.
+   * A refresh a client joins moves to the misses' queue even when `maxQueue` are waiting there:
+   * the client is already waiting, and there is at most one such refresh per cached key.
+   */
+  #promote(waiter: Waiter, to: Queue): void {
+    if (!this.#leave(waiter)) return;
+    this.#enqueue(waiter, to);
     this.#dispatch();
+  }
+
+  /** Stops: no call starts from now on, and the token timer is cancelled. */
+  close(): void {
+    this.#closed = true;
+    this.#wakeUp?.cancel();
+    this.#wakeUp = undefined;
   }
 
   /** How long the client misses waiting now take to drain at the configured rate. */
@@ -231,6 +244,7 @@ export class UpstreamBudget {
   }
 
   #dispatch(): void {
+    if (this.#closed) return;
     this.#refill();
     while (this.#active < this.#maxConcurrent && this.#tokens >= 1) {
       const next = this.#next();
@@ -253,7 +267,7 @@ export class UpstreamBudget {
   }
 
   #refill(): void {
-    const now = this.#clock.now();
+    const now = this.#clock.monotonic();
     this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#refilledAt) * this.#ratePerMs);
     this.#refilledAt = now;
   }

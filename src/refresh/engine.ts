@@ -18,7 +18,7 @@ import { type CredentialFetcher, type Lane, LoadCancelled } from '../cache/fetch
 import type { CredentialKey } from '../cache/key.js';
 import type { Clock } from '../clock.js';
 import type { UpstreamError } from '../providers/errors.js';
-import { UpstreamBudget, type UpstreamBudgetOptions } from './budget.js';
+import { BudgetExceeded, UpstreamBudget, type UpstreamBudgetOptions } from './budget.js';
 import { Housekeeping, type HousekeepingReport } from './housekeeping.js';
 import type { BackoffDelayOptions, RefreshAtOptions } from './policy.js';
 import { DEFAULT_IDLE_MS, RefreshScheduler, type RefreshOutcome } from './scheduler.js';
@@ -69,7 +69,10 @@ export interface CredentialEngine {
   start(): void;
   /** Settles once every target's first load since `start` has ended, well or not. */
   warm(): Promise<void>;
-  /** Stops every timer and drops every load under way; cached credentials stay readable. */
+  /**
+   * Stops every timer and drops every load under way (queued calls leave the budget, running SDK
+   * calls are aborted); cached credentials stay readable.
+   */
   stop(): void;
 }
 
@@ -85,7 +88,10 @@ function observed(
         observe(key, context.lane);
         return issued;
       } catch (error) {
-        if (!(error instanceof LoadCancelled)) observe(key, context.lane, error as UpstreamError);
+        // A dropped load and the budget's refusal made no upstream call: neither is a load.
+        if (!(error instanceof LoadCancelled) && !(error instanceof BudgetExceeded)) {
+          observe(key, context.lane, error as UpstreamError);
+        }
         throw error;
       }
     },
@@ -155,6 +161,7 @@ export function createCredentialEngine(options: CredentialEngineOptions): Creden
       housekeeping.stop();
       scheduler.stop();
       cache.abortAll('the engine stopped');
+      budget.close();
     },
   };
 }

@@ -2,7 +2,7 @@
  * Background refresh. The scheduler subscribes to the cache: every stored credential is due at
  * its refresh point (one clock timer drives them all, see `DueQueue`), every entry that leaves the
  * cache takes its schedule with it. When an entry is due, a key still in use is refreshed through
- * the cache's background lane; a key nobody asked for within `idleMs` is left to expire. A failed
+ * the cache's background lane; a key nobody asked for within `idleMs` goes (`idle`). A failed
  * refresh keeps the still-valid credential (the cache serves it as `stale`) and retries with
  * capped, jittered backoff; an AccessDenied / NotFound evicts it, so revocation reaches clients at
  * the next refresh.
@@ -196,8 +196,12 @@ export class RefreshScheduler {
     const current = this.#cache.peek(key);
     if (current !== job.entry && !(target && job.entry === undefined)) return; // superseded
     if (current === undefined && !target) return;
-    if (current && !target && this.#clock.now() - current.lastUsedAt >= this.#idleMs) {
-      return; // left to expire; the sweep removes it
+    const lastUsedAt = this.#cache.lastUsedAt(key) ?? Number.NEGATIVE_INFINITY;
+    if (current && !target && this.#clock.now() - lastUsedAt >= this.#idleMs) {
+      // Nobody asked within the idle window: it goes now, not at the next sweep, so a client
+      // coming back meanwhile cannot find an entry that nobody refreshes.
+      this.#cache.evict(key, 'idle', current);
+      return;
     }
     let fresh: CacheEntry;
     try {

@@ -47,8 +47,8 @@ describe('daemon metrics', function () {
       .entries()
       .find((e) => 'tableArn' in e.key.request && e.key.request.tableArn === table('a'));
     assert.ok(a);
-    await daemon.current.engine.cache.refresh(a.key); // background refresh; a is now most recent
-    await get(path('d')).expect(200); // miss; the cache holds 2: b goes (lru)
+    await daemon.current.engine.cache.refresh(a.key); // background refresh (no use: a keeps its LRU place)
+    await get(path('d')).expect(200); // miss; the cache holds 2: the least recently used goes (lru)
     await get('/v1/targets/none').expect(404);
     await request(daemon.url).get('/v1/targets/none').expect(401);
 

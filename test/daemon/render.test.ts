@@ -27,7 +27,6 @@ function entry(secret: string): CacheEntry {
     issued: { credentials, expiration: Date.UTC(2026, 10, 24, 12) },
     storedAt: 0,
     generation: 0,
-    lastUsedAt: 0,
   };
 }
 
@@ -76,13 +75,7 @@ describe('rendered replies', () => {
       'from the first hit on, the body is kept, and a miss of the same entry uses it',
     );
     // Kept beside the entry, not on it: the cache owns entries.
-    assert.deepEqual(Object.keys(cached), [
-      'key',
-      'issued',
-      'storedAt',
-      'generation',
-      'lastUsedAt',
-    ]);
+    assert.deepEqual(Object.keys(cached), ['key', 'issued', 'storedAt', 'generation']);
   });
 
   it('keeps renderings per entry and per format, and per Renderings', () => {

@@ -1,7 +1,7 @@
 /** The shared upstream budget in virtual time. */
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/clock.js';
-import { LoadCancelled, Urgency } from '../../src/cache/fetcher.js';
+import { LoadCancelled, Priority } from '../../src/cache/fetcher.js';
 import { BudgetExceeded, UpstreamBudget } from '../../src/refresh/budget.js';
 
 /** A call that stays open until `finish()`; records its start order. */
@@ -13,9 +13,10 @@ function controllable(log: string[], name: string) {
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-const ON_DEMAND = { lane: 'on_demand' } as const;
-const BACKGROUND = { lane: 'background' } as const;
-const RESERVED = { lane: 'background', reserved: true } as const;
+/** A ticket of its own for each call: a priority belongs to one load. */
+const asMiss = () => ({ priority: new Priority('on_demand') });
+const asRefresh = () => ({ priority: new Priority('background') });
+const asTarget = () => ({ priority: new Priority('reserved') });
 
 describe('UpstreamBudget', () => {
   it('runs at most maxConcurrent calls at once, on-demand before background', async () => {
@@ -27,7 +28,9 @@ describe('UpstreamBudget', () => {
       ...controllable(started, name),
     }));
     const results = calls.map(({ name, call }) =>
-      budget.run(call, { lane: name.startsWith('od') ? 'on_demand' : 'background' }),
+      budget.run(call, {
+        priority: new Priority(name.startsWith('od') ? 'on_demand' : 'background'),
+      }),
     );
     assert.deepEqual(started, ['bg1', 'bg2']);
     assert.deepEqual(budget.waiting, { reserved: 0, on_demand: 2, background: 1 });
@@ -52,10 +55,10 @@ describe('UpstreamBudget', () => {
   it('passes on a rejection and frees the slot', async () => {
     const budget = new UpstreamBudget({ clock: new ManualClock(0), maxConcurrent: 1 });
     await assert.rejects(
-      budget.run(() => Promise.reject(new Error('upstream down')), ON_DEMAND),
+      budget.run(() => Promise.reject(new Error('upstream down')), asMiss()),
       /upstream down/,
     );
-    assert.equal(await budget.run(() => Promise.resolve(42), ON_DEMAND), 42);
+    assert.equal(await budget.run(() => Promise.resolve(42), asMiss()), 42);
   });
 
   it('keeps to the rate: a burst, then one call per token as time passes', async () => {
@@ -63,7 +66,7 @@ describe('UpstreamBudget', () => {
     const budget = new UpstreamBudget({ clock, maxConcurrent: 100, ratePerSecond: 10, burst: 3 });
     const started: number[] = [];
     const runs = Array.from({ length: 8 }, (_, i) =>
-      budget.run(() => (started.push(i), Promise.resolve(i)), BACKGROUND),
+      budget.run(() => (started.push(i), Promise.resolve(i)), asRefresh()),
     );
     assert.equal(started.length, 3, 'the burst');
     clock.advance(99);
@@ -81,7 +84,7 @@ describe('UpstreamBudget', () => {
     const budget = new UpstreamBudget({ clock, maxConcurrent: 100, ratePerSecond: 10, burst: 2 });
     clock.advance(60_000);
     let started = 0;
-    for (let i = 0; i < 5; i++) void budget.run(() => (started++, Promise.resolve()), ON_DEMAND);
+    for (let i = 0; i < 5; i++) void budget.run(() => (started++, Promise.resolve()), asMiss());
     assert.equal(started, 2);
   });
 
@@ -120,14 +123,14 @@ describe('UpstreamBudget', () => {
       calls.get(name)?.finish();
       await settle();
     };
-    for (const name of ['od1', 'od2', 'od3']) run(name, ON_DEMAND);
-    run('bg1', BACKGROUND);
+    for (const name of ['od1', 'od2', 'od3']) run(name, asMiss());
+    run('bg1', asRefresh());
     assert.deepEqual(started, ['od1', 'od2'], 'other calls leave the kept slot free');
     assert.equal(budget.active, 2);
     assert.deepEqual(budget.waiting, { reserved: 0, on_demand: 1, background: 1 });
-    run('r1', RESERVED);
+    run('r1', asTarget());
     assert.deepEqual(started, ['od1', 'od2', 'r1'], 'a reserved call takes the kept slot at once');
-    run('r2', RESERVED);
+    run('r2', asTarget());
     assert.deepEqual(budget.waiting, { reserved: 1, on_demand: 1, background: 1 });
     await finish('od1');
     assert.deepEqual(
@@ -146,7 +149,7 @@ describe('UpstreamBudget', () => {
     assert.deepEqual(started, ['od1', 'od2', 'r1', 'r2', 'od3']);
     assert.equal(budget.active, 2, 'od2 and od3: the third slot stays kept');
     assert.deepEqual(budget.waiting, { reserved: 0, on_demand: 0, background: 1 });
-    run('r3', RESERVED);
+    run('r3', asTarget());
     assert.deepEqual(
       started,
       ['od1', 'od2', 'r1', 'r2', 'od3', 'r3'],
@@ -166,14 +169,14 @@ describe('UpstreamBudget', () => {
     const budget = new UpstreamBudget({ clock, maxConcurrent: 1, ratePerSecond: 1, maxQueue: 5 });
     const started: string[] = [];
     const busy = controllable(started, 'busy');
-    const running = budget.run(busy.call, ON_DEMAND);
+    const running = budget.run(busy.call, asMiss());
     const queued = Array.from({ length: 5 }, (_, i) =>
-      budget.run(controllable(started, `od${i}`).call, ON_DEMAND),
+      budget.run(controllable(started, `od${i}`).call, asMiss()),
     );
     for (const waiting of queued) waiting.catch(() => undefined); // refused later, at maxWaitMs
     assert.equal(budget.waiting.on_demand, 5);
     let refusal: BudgetExceeded | undefined;
-    budget.run(controllable(started, 'refused').call, ON_DEMAND).catch((error: unknown) => {
+    budget.run(controllable(started, 'refused').call, asMiss()).catch((error: unknown) => {
       assert.ok(error instanceof BudgetExceeded, `refused with ${String(error)}`);
       refusal = error;
     });
@@ -190,8 +193,8 @@ describe('UpstreamBudget', () => {
     assert.equal(budget.waiting.on_demand, 5, 'the refused miss did not queue');
     assert.ok(!started.includes('refused'));
     // The bound is on clients' misses: refreshes still queue (they have no client to answer).
-    const background = budget.run(controllable(started, 'bg').call, BACKGROUND);
-    const reserved = budget.run(controllable(started, 'r').call, RESERVED);
+    const background = budget.run(controllable(started, 'bg').call, asRefresh());
+    const reserved = budget.run(controllable(started, 'r').call, asTarget());
     assert.deepEqual(budget.waiting, { reserved: 1, on_demand: 5, background: 1 });
     busy.finish();
     await running;
@@ -209,17 +212,17 @@ describe('UpstreamBudget', () => {
     });
     const started: string[] = [];
     const busy = controllable(started, 'busy');
-    const running = budget.run(busy.call, ON_DEMAND);
+    const running = budget.run(busy.call, asMiss());
     let lateRefusal: unknown;
-    budget.run(controllable(started, 'late').call, ON_DEMAND).catch((error: unknown) => {
+    budget.run(controllable(started, 'late').call, asMiss()).catch((error: unknown) => {
       lateRefusal = error;
     });
     const refusalOf = () => lateRefusal; // read anew each time (no narrowing across awaits)
     const background = controllable(started, 'bg');
-    const refresh = budget.run(background.call, BACKGROUND);
+    const refresh = budget.run(background.call, asRefresh());
     clock.advance(1_000);
     const soon = controllable(started, 'soon');
-    const inTime = budget.run(soon.call, ON_DEMAND); // its deadline is at 3 000 ms
+    const inTime = budget.run(soon.call, asMiss()); // its deadline is at 3 000 ms
     clock.advance(999);
     await settle();
     assert.equal(refusalOf(), undefined, 'not before maxWaitMs');
@@ -250,21 +253,21 @@ describe('UpstreamBudget', () => {
     const budget = new UpstreamBudget({ clock, maxConcurrent: 1, ratePerSecond: 1000 });
     const started: string[] = [];
     const busy = controllable(started, 'busy');
-    const running = budget.run(busy.call, ON_DEMAND);
+    const running = budget.run(busy.call, asMiss());
     const hungUp = new AbortController();
     let toldStarted = false;
     const dropped = budget.run(controllable(started, 'dropped').call, {
-      ...ON_DEMAND,
+      ...asMiss(),
       signal: hungUp.signal,
       started: () => (toldStarted = true),
     });
     const left = new AbortController();
     const refresh = budget.run(controllable(started, 'refresh').call, {
-      ...BACKGROUND,
+      ...asRefresh(),
       signal: left.signal,
     });
     const next = controllable(started, 'next');
-    const after = budget.run(next.call, ON_DEMAND);
+    const after = budget.run(next.call, asMiss());
     assert.deepEqual(budget.waiting, { reserved: 0, on_demand: 2, background: 1 });
     hungUp.abort(new LoadCancelled('every client waiting on it hung up'));
     left.abort(); // no reason given
@@ -288,7 +291,7 @@ describe('UpstreamBudget', () => {
     // Already aborted: refused without queuing.
     let ran = false;
     await assert.rejects(
-      budget.run(() => ((ran = true), Promise.resolve()), { ...ON_DEMAND, signal: hungUp.signal }),
+      budget.run(() => ((ran = true), Promise.resolve()), { ...asMiss(), signal: hungUp.signal }),
       LoadCancelled,
     );
     assert.equal(ran, false);
@@ -302,13 +305,13 @@ describe('UpstreamBudget', () => {
     let toldStarted = 0;
     const call = controllable(started, 'call');
     const running = budget.run(call.call, {
-      ...ON_DEMAND,
+      ...asMiss(),
       signal: controller.signal,
       started: () => (toldStarted += 1),
     });
     assert.equal(toldStarted, 1, 'told when it left the queue');
     const next = controllable(started, 'next');
-    const after = budget.run(next.call, ON_DEMAND);
+    const after = budget.run(next.call, asMiss());
     controller.abort(new LoadCancelled('its entry left the cache'));
     await settle();
     assert.equal(budget.active, 1, 'the started call keeps its slot');
@@ -326,17 +329,16 @@ describe('UpstreamBudget', () => {
     const budget = new UpstreamBudget({ clock, maxConcurrent: 1, ratePerSecond: 1000 });
     const started: string[] = [];
     const busy = controllable(started, 'busy');
-    const running = budget.run(busy.call, ON_DEMAND);
-    const urgency = new Urgency();
+    const running = budget.run(busy.call, asMiss());
+    const priority = new Priority('background');
     const refresh = budget.run(() => (started.push('refresh'), Promise.resolve('refresh')), {
-      ...BACKGROUND,
-      urgency,
+      priority,
     });
-    const other = budget.run(() => (started.push('other'), Promise.resolve('other')), BACKGROUND);
-    const before = budget.run(() => (started.push('before'), Promise.resolve('before')), ON_DEMAND);
-    urgency.raise();
+    const other = budget.run(() => (started.push('other'), Promise.resolve('other')), asRefresh());
+    const before = budget.run(() => (started.push('before'), Promise.resolve('before')), asMiss());
+    priority.raise('on_demand');
     // At once, not a microtask later: a miss started right after cannot overtake it.
-    const after = budget.run(() => (started.push('after'), Promise.resolve('after')), ON_DEMAND);
+    const after = budget.run(() => (started.push('after'), Promise.resolve('after')), asMiss());
     assert.deepEqual(budget.waiting, { reserved: 0, on_demand: 3, background: 1 });
     busy.finish();
     await Promise.all([running, refresh, other, before, after]);
@@ -352,11 +354,11 @@ describe('UpstreamBudget', () => {
     // A client retrying its failing key in a loop, at once after each failure.
     const retrying = (): Promise<void> =>
       budget
-        .run(() => (started.push('retrying'), Promise.reject(new Error('throttled'))), ON_DEMAND)
+        .run(() => (started.push('retrying'), Promise.reject(new Error('throttled'))), asMiss())
         .catch(() => (++retries < 4 * N ? retrying() : undefined));
     const loop = retrying();
     const others = Array.from({ length: N }, (_, i) =>
-      budget.run(() => (started.push(`other${i}`), Promise.resolve()), ON_DEMAND),
+      budget.run(() => (started.push(`other${i}`), Promise.resolve()), asMiss()),
     );
     await Promise.all([loop, ...others]);
     for (let i = 0; i < N; i++) {
@@ -375,11 +377,11 @@ describe('UpstreamBudget', () => {
     let retries = 0;
     const retrying = (): Promise<void> =>
       budget
-        .run(() => (started.push('retrying'), Promise.reject(new Error('down'))), BACKGROUND)
+        .run(() => (started.push('retrying'), Promise.reject(new Error('down'))), asRefresh())
         .catch(() => (++retries < 3 * N ? retrying() : undefined));
     const loop = retrying();
     const others = Array.from({ length: N }, (_, i) =>
-      budget.run(() => (started.push(`other${i}`), Promise.resolve()), BACKGROUND),
+      budget.run(() => (started.push(`other${i}`), Promise.resolve()), asRefresh()),
     );
     // One token per 100 ms: one dispatch per tick.
     for (let tick = 0; tick < 3 * N + N; tick++) {

@@ -53,7 +53,12 @@ function setup(
   };
   const fetcher: CredentialFetcher = {
     fetch: async (key, context): Promise<IssuedCredentials<unknown>> => {
-      calls.push({ key, lane: context.lane, at: clock.now(), reserved: context.reserved });
+      calls.push({
+        key,
+        lane: context.lane,
+        at: clock.now(),
+        reserved: context.priority.queue === 'reserved',
+      });
       if (upstream.denied.has(key.id)) {
         throw new UpstreamError('AccessDenied', 'AccessDeniedException', 'revoked');
       }
@@ -147,8 +152,8 @@ describe('RefreshScheduler', () => {
     assert.equal(scheduler.scheduledAt(warehouse), clock.now() + 15 * MINUTE);
   });
 
-  it('does not refresh an idle key, which then expires, but keeps refreshing a configured target', async () => {
-    const { clock, cache, calls, evictions } = setup({ targets: [warehouse] });
+  it('does not refresh an idle key, which goes at its refresh point, but keeps refreshing a configured target', async () => {
+    const { clock, cache, calls, evictions, scheduler } = setup({ targets: [warehouse] });
     await cache.get(orders);
     await cache.get(warehouse);
     clock.advance(30 * MINUTE); // nobody asked since the load: both idle
@@ -158,10 +163,14 @@ describe('RefreshScheduler', () => {
       [orders.id, warehouse.id, warehouse.id],
       'only the target is refreshed',
     );
+    // Gone at once, not at the next sweep: a client coming back in between would otherwise
+    // find an entry nobody refreshes.
+    assert.deepEqual(evictions, ['idle']);
+    assert.equal(cache.peek(orders), undefined);
+    assert.equal(scheduler.scheduledAt(orders), undefined);
     clock.advance(26 * MINUTE);
     cache.sweep(15 * MINUTE);
-    assert.deepEqual(evictions, ['expired']);
-    assert.equal(cache.peek(orders), undefined);
+    assert.deepEqual(evictions, ['idle'], 'a pinned target is never swept');
     assert.ok(cache.peek(warehouse));
   });
 
