@@ -4,6 +4,7 @@ import { daemonScenario } from './daemon.js';
 import { emulatorScenario } from './emulator.js';
 import { engineScenario } from './engine.js';
 import { fleetScenario } from './fleet.js';
+import { pressureScenario } from './pressure.js';
 import { scaleScenario } from './scale.js';
 import { upstreamScenario } from './upstream.js';
 
@@ -13,5 +14,6 @@ export const SCENARIOS: readonly Scenario[] = [
   daemonScenario,
   scaleScenario,
   upstreamScenario,
+  pressureScenario,
   fleetScenario,
 ];

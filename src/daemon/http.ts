@@ -184,11 +184,17 @@ export function createFront(options: FrontOptions): Front {
         get signal(): AbortSignal {
           if (!hangUp) {
             const controller = (hangUp = new AbortController());
-            res.once('close', () => {
+            const socket = res.socket;
+            const hungUp = () => {
+              socket?.off('end', hungUp);
               if (finished) return;
               gone = true;
               controller.abort(new LoadCancelled('the client hung up'));
-            });
+            };
+            // A client that closed its side (FIN) is gone: Node aborts its request, but only says
+            // so on the response once the socket has closed, some turns later.
+            socket?.once('end', hungUp);
+            res.once('close', hungUp);
           }
           return hangUp.signal;
         },

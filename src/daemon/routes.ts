@@ -64,6 +64,14 @@ export const ROUTE_PATTERNS = {
   metrics: '/metrics',
 } as const;
 
+/**
+ * Settles after two turns of the event loop: long enough for a client's close that arrived with
+ * its request (in the same or the next read of the socket) to be seen. Best effort: a close that
+ * comes later is caught while the miss waits in the budget's queue.
+ */
+const afterSocketReads = () =>
+  new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
+
 const JSON_NO_STORE = { 'content-type': 'application/json', 'cache-control': 'no-store' };
 const HEALTHY = reply(200, JSON_NO_STORE, '{"status":"ok"}');
 
@@ -79,8 +87,11 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
   ): Reply | Promise<Reply> {
     const hit = cache.getServable(key);
     if (hit) return renderings.reply(hit.entry, format, hit.result);
-    return cache
-      .get(key, { signal: context.signal })
+    // A miss first lets the event loop read the sockets again: a client that wrote its request
+    // and hung up at once is then known to be gone, and its miss costs no upstream call.
+    const { signal } = context;
+    return afterSocketReads()
+      .then(() => cache.get(key, { signal }))
       .then((lookup: Lookup) => renderings.reply(lookup.entry, format, lookup.result));
   }
 
