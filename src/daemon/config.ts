@@ -20,6 +20,7 @@ import {
   isWorkgroupName,
 } from '../providers/rules.js';
 import type { Source } from '../providers/types.js';
+import { isLoopbackHost } from '../net/loopback.js';
 import { refreshCapacity } from '../refresh/capacity.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9911';
@@ -226,16 +227,7 @@ export interface Config extends Omit<RawConfig, 'listen' | 'probeListen'> {
   readonly origin: string;
 }
 
-/** Names under which a loopback interface is reached. */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  return (
-    bare === 'localhost' ||
-    bare === '::1' ||
-    (isIP(bare) === 4 && bare.startsWith('127.')) ||
-    bare.toLowerCase() === '::ffff:127.0.0.1'
-  );
-}
+export { isLoopbackHost } from '../net/loopback.js';
 
 /** `host:port`, `[v6]:port` or `:port`; the problem as text when it is not one. */
 export function parseListen(value: string): ListenAddress | string {

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Clock, systemClock } from '../clock.js';
+import { hostOfHeader, isLoopbackHost } from '../net/loopback.js';
 import { handleControl } from './control.js';
 import { EmulatorError } from './errors.js';
 import {
@@ -93,6 +94,13 @@ interface Context {
 async function handleRequest(req: IncomingMessage, res: ServerResponse, ctx: Context) {
   const path = req.url ?? '/';
   if (path.startsWith('/_emulator/') || path === '/_emulator') {
+    const refusal = controlRefusal(req);
+    if (refusal) {
+      // Answered before the body is read: the connection closes after it.
+      res.setHeader('connection', 'close');
+      writeJson(res, refusal.status, refusal.body, 'application/json');
+      return;
+    }
     const body = await readBody(req).catch(() => undefined);
     const answer = handleControl(ctx.state, req.method ?? 'GET', path, body);
     writeJson(res, answer.status, answer.body, 'application/json');
@@ -219,6 +227,37 @@ async function applyFault(
 }
 
 /** The request body as text, or undefined when it is larger than MAX_BODY_BYTES. */
+/**
+ * What the control API refuses: anything a web page in a browser on the same host can send
+ * without a CORS preflight (which is never answered). A page reaching the emulator by a name that
+ * resolves to loopback (DNS rebinding) sends that name as Host; a cross-site form or `fetch` can
+ * POST only `text/plain`, `application/x-www-form-urlencoded` or `multipart/form-data` bodies.
+ */
+function controlRefusal(req: IncomingMessage): { status: number; body: unknown } | undefined {
+  const host = req.headers.host;
+  if (host !== undefined) {
+    const name = hostOfHeader(host);
+    if (name === undefined || !isLoopbackHost(name)) {
+      return controlError(403, 'Forbidden', 'Host: not a loopback name (DNS-rebinding guard)');
+    }
+  }
+  if (req.method === 'POST') {
+    const type = (req.headers['content-type'] ?? '').split(';', 1)[0]?.trim().toLowerCase();
+    if (type !== 'application/json') {
+      return controlError(
+        415,
+        'UnsupportedMediaType',
+        'Content-Type: must be application/json (what a web page cannot send without a preflight)',
+      );
+    }
+  }
+  return undefined;
+}
+
+function controlError(status: number, code: string, message: string) {
+  return { status, body: { error: { code, message } } };
+}
+
 function readBody(req: IncomingMessage): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];

@@ -133,6 +133,7 @@ describe('credcache serve (process)', function () {
     const daemon = await serve(['--config', file, '--emulator']);
     await fetch(`${daemon.emulatorUrl}/_emulator/faults`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ operation: '*', mode: 'latency', latencyMs: 700 }),
     });
     const inFlight = fetch(

@@ -318,10 +318,8 @@ export class EmulatorControl {
   async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<ControlAnswer> {
     const response = await fetch(`${this.baseUrl}/_emulator/${path}`, {
       method,
-      ...(body !== undefined && {
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      }),
+      ...(method === 'POST' && { headers: { 'content-type': 'application/json' } }),
+      ...(body !== undefined && { body: JSON.stringify(body) }),
     });
     const text = await response.text();
     return {

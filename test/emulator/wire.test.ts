@@ -3,6 +3,7 @@
  * the control API's own validation, and a property-based check that no input crashes it.
  */
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { GetTemporaryGlueTableCredentialsCommand } from '@aws-sdk/client-lakeformation';
 import { GetCredentialsCommand } from '@aws-sdk/client-redshift-serverless';
 import fc from 'fast-check';
@@ -189,6 +190,112 @@ describe('emulator wire protocol', () => {
     assert.equal(((await emulator.control('calls')).body as { total: number }).total, 0);
   });
 
+  describe('control API: what a web page on the same host cannot do', () => {
+    /** One request over node:http, which (unlike fetch) lets the Host header be chosen. */
+    const raw = (
+      url: string,
+      method: string,
+      path: string,
+      headers: Record<string, string>,
+      body?: string,
+    ) =>
+      new Promise<{ status: number; json: { error?: { code: string; message: string } } }>(
+        (resolve, reject) => {
+          const req = request(`${url}${path}`, { method, headers }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+                  error?: { code: string; message: string };
+                },
+              }),
+            );
+          });
+          req.on('error', reject);
+          req.end(body);
+        },
+      );
+    const FAULT = JSON.stringify({ operation: '*', mode: 'error' });
+    const faults = async (url: string) =>
+      ((await (await fetch(`${url}/_emulator/faults`)).json()) as { faults: unknown[] }).faults;
+
+    it('refuses a cross-site form or fetch body (text/plain, form, none): 415, and installs nothing', async () => {
+      const { url } = emulator.current;
+      const port = new URL(url).port;
+      for (const type of [
+        'text/plain',
+        'text/plain;charset=UTF-8',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        undefined,
+      ]) {
+        const answer = await raw(
+          url,
+          'POST',
+          '/_emulator/faults',
+          {
+            host: `127.0.0.1:${port}`,
+            ...(type !== undefined && { 'content-type': type }),
+          },
+          FAULT,
+        );
+        assert.equal(answer.status, 415, String(type));
+        assert.equal(answer.json.error?.code, 'UnsupportedMediaType');
+        assert.match(answer.json.error?.message ?? '', /^Content-Type: /);
+      }
+      assert.deepEqual(await faults(url), []);
+      const json = await raw(
+        url,
+        'POST',
+        '/_emulator/faults',
+        {
+          host: `localhost:${port}`,
+          'content-type': 'Application/JSON; charset=utf-8',
+        },
+        FAULT,
+      );
+      assert.equal(json.status, 200);
+      assert.equal((await faults(url)).length, 1);
+    });
+
+    it('refuses a Host that is not a loopback name, or not one host[:port] (DNS rebinding): 403', async () => {
+      const { url } = emulator.current;
+      for (const host of [
+        'evil.example',
+        'evil.example:80',
+        'localhost.evil.example',
+        'localhost:80@evil.example',
+        '[::1]evil.example',
+        '127.0.0.1:9911:evil',
+        '127.0.0.1:99999',
+      ]) {
+        for (const [method, body] of [
+          ['GET', undefined],
+          ['POST', FAULT],
+        ] as const) {
+          const answer = await raw(
+            url,
+            method,
+            method === 'GET' ? '/_emulator/calls' : '/_emulator/faults',
+            {
+              host,
+              'content-type': 'application/json',
+            },
+            body,
+          );
+          assert.equal(answer.status, 403, `${method} with Host ${host}`);
+          assert.equal(answer.json.error?.code, 'Forbidden');
+        }
+      }
+      assert.deepEqual(await faults(url), []);
+      for (const host of ['localhost', '127.0.0.1:1', '127.1.2.3', '[::1]:80', 'LOCALHOST']) {
+        assert.equal((await raw(url, 'GET', '/_emulator/calls', { host })).status, 200, host);
+      }
+    });
+  });
+
   describe('control API validation', () => {
     const cases: [string, string, unknown, number, RegExp][] = [
       [
@@ -252,13 +359,21 @@ describe('emulator wire protocol', () => {
 
     it('refuses bad JSON, wrong methods and unknown endpoints', async () => {
       const url = emulator.current.url;
-      const badJson = await fetch(`${url}/_emulator/faults`, { method: 'POST', body: '{' });
+      const badJson = await fetch(`${url}/_emulator/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{',
+      });
       assert.equal(badJson.status, 400);
       assert.equal(
         ((await badJson.json()) as { error: { message: string } }).error.message,
         'body: not valid JSON',
       );
-      assert.equal((await fetch(`${url}/_emulator/calls`, { method: 'POST' })).status, 405);
+      const json = { 'content-type': 'application/json' };
+      assert.equal(
+        (await fetch(`${url}/_emulator/calls`, { method: 'POST', headers: json })).status,
+        405,
+      );
       assert.equal((await fetch(`${url}/_emulator/reset`)).status, 405);
       assert.equal((await fetch(`${url}/_emulator/nothing`)).status, 404);
       assert.equal((await fetch(`${url}/_emulator/credentials/`)).status, 404);

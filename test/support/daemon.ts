@@ -85,7 +85,10 @@ export function useDaemon(document: Record<string, unknown> = {}): DaemonHandle 
     async control(path, body) {
       const response = await fetch(`${running().emulatorUrl ?? ''}/_emulator/${path}`, {
         method: body === undefined ? 'GET' : 'POST',
-        ...(body !== undefined && { body: JSON.stringify(body) }),
+        ...(body !== undefined && {
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        }),
       });
       return { status: response.status, body: await response.json() };
     },

@@ -67,7 +67,10 @@ export function useEmulator(options: EmulatorOptions = {}): EmulatorHandle {
     async control(path, body) {
       const response = await fetch(`${running().url}/_emulator/${path}`, {
         method: body === undefined ? 'GET' : 'POST',
-        ...(body !== undefined && { body: JSON.stringify(body) }),
+        ...(body !== undefined && {
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        }),
       });
       return { status: response.status, body: await response.json() };
     },

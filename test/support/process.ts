@@ -135,7 +135,10 @@ export async function stopProcess(
 export async function control(emulatorUrl: string, path: string, body?: unknown): Promise<unknown> {
   const response = await fetch(`${emulatorUrl}${path}`, {
     method: body === undefined ? 'GET' : 'POST',
-    ...(body !== undefined && { body: JSON.stringify(body) }),
+    ...(body !== undefined && {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }),
   });
   const text = await response.text();
   if (!response.ok) throw new Error(`${path}: ${response.status} ${text}`);
