@@ -20,6 +20,7 @@
  */
 import assert from 'node:assert/strict';
 import { Agent } from 'node:http';
+import { connect } from 'node:net';
 import {
   type DaemonProcess,
   type Exchange,
@@ -332,5 +333,45 @@ describe('SIGTERM under load (process)', function () {
     );
     assert.equal(deadline?.inFlight, COLD);
     assert.ok(daemon.logs.some((line) => line.msg === 'stopped'));
+  });
+  it('a second SIGTERM during the drain changes nothing, and SIGUSR1 opens no inspector', async () => {
+    const { file } = await writeConfig(config(3));
+    daemon = await serveProcess(['--config', file, '--emulator']);
+    const emulatorUrl = daemon.emulatorUrl ?? assert.fail('no emulator URL');
+    const current = new Load(daemon);
+    load = current;
+
+    // SIGUSR1 would open Node's inspector on 127.0.0.1:9229 to any local user.
+    daemon.child.kill('SIGUSR1');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const inspector = await new Promise<string>((resolve) => {
+      const socket = connect(9229, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), resolve('listening')));
+      socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+    });
+    assert.equal(inspector, 'ECONNREFUSED');
+    assert.match(daemon.stderr(), /SIGUSR1 ignored/);
+    assert.equal(daemon.child.exitCode, null, 'still running');
+
+    const warmCalls = (await emulatorCalls(emulatorUrl)).total;
+    await control(emulatorUrl, '/_emulator/faults', {
+      operation: '*',
+      mode: 'latency',
+      latencyMs: 1_000,
+    });
+    const COLD = 4;
+    const cold = coldMisses(COLD, 'twice').map((miss, i) =>
+      current.send(`cold ${i}`, current.agent(), miss.path, miss.body),
+    );
+    await untilCalls(emulatorUrl, warmCalls + COLD);
+    current.signalled = true;
+    daemon.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    daemon.child.kill('SIGTERM'); // impatient supervisors send it again
+    const answers = await Promise.all(cold);
+    const [code, signal] = await daemon.exited;
+    assert.deepEqual([code, signal], [0, null], daemon.stderr());
+    for (const answer of answers) assert.equal(answer.status, 200, describeOutcome(answer));
+    assert.match(daemon.stderr(), /SIGTERM while shutting down; the shutdown goes on/);
   });
 });
