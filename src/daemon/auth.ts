@@ -5,15 +5,29 @@
  * compared in constant time. The token itself is never logged: only the file's path.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  type Stats,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../clock.js';
 
 /** How often the token file is checked for a change while requests arrive. */
 export const TOKEN_FILE_CHECK_MS = 1_000;
-/** On a wrong token the file is checked again, at most this often. */
-const MISMATCH_CHECK_MS = 100;
+/** A token, inline or in a file, has at least this many characters (SPEC: 16). */
+export const MIN_TOKEN_LENGTH = 16;
+/** The most of a token file that is read. */
+const MAX_TOKEN_FILE_BYTES = 4_096;
 
 /** Where the daemon writes a token when none is configured, and where `credcache get` looks. */
 export function defaultTokenFile(env: NodeJS.ProcessEnv = process.env): string {
@@ -44,11 +58,68 @@ export function writeTokenFile(
   return token;
 }
 
-/** A token file's content, trimmed (a file written by hand usually ends in a newline). */
-export function readTokenFile(path: string): string {
-  const token = readFileSync(path, 'utf8').trim();
-  if (token === '') throw new Error(`token file ${path} is empty`);
-  return token;
+/**
+ * A token file's content, trimmed (a file written by hand usually ends in a newline). The file
+ * must be a regular file (opened without blocking, so a FIFO cannot freeze the daemon), not
+ * writable by group or others (anyone who can write it chooses the token), and hold at least
+ * 16 characters. `field` names where the path came from, for the message.
+ */
+export function readTokenFile(path: string, field = 'auth.tokenFile'): string {
+  const problem = (what: string) => new Error(`${field}: ${path} ${what}`);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw error;
+    throw problem(`cannot be read (${code ?? String(error)})`);
+  }
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw problem(`is not a regular file (${kindOf(stats)})`);
+    if ((stats.mode & 0o022) !== 0) {
+      throw problem(
+        `is writable by group or others (mode ${(stats.mode & 0o777).toString(8).padStart(4, '0')}); chmod go-w it`,
+      );
+    }
+    const buffer = Buffer.alloc(MAX_TOKEN_FILE_BYTES);
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    const token = buffer.toString('utf8', 0, length).trim();
+    if (token === '') throw problem('is empty');
+    if (token.length < MIN_TOKEN_LENGTH) {
+      throw problem(`holds ${token.length} characters; a token needs at least ${MIN_TOKEN_LENGTH}`);
+    }
+    return token;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function kindOf(stats: Stats): string {
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device';
+  return 'not a file';
+}
+
+/**
+ * Checks the folders of the default token location: each must be a directory (not a link)
+ * owned by this user with no access for group or others, else another local user could have
+ * planted a token there or swap it later. Throws naming the folder.
+ */
+export function checkPrivateDirectory(dir: string): void {
+  const stats = lstatSync(dir);
+  const uid = process.getuid?.();
+  const problem = (what: string) =>
+    new Error(`default token location: ${dir} ${what}; set auth.tokenFile, or remove it`);
+  if (!stats.isDirectory()) throw problem('is not a directory');
+  if (uid !== undefined && stats.uid !== uid) {
+    throw problem(`is owned by uid ${stats.uid}, not by this user (uid ${uid})`);
+  }
+  if ((stats.mode & 0o077) !== 0) {
+    throw problem(`has mode ${(stats.mode & 0o777).toString(8).padStart(4, '0')}, not 0700`);
+  }
 }
 
 /**
@@ -95,6 +166,7 @@ export class TokenAuth {
   #token: Buffer | undefined;
   #fileStamp = '';
   #checkedAt = 0;
+  #field = 'auth.tokenFile';
 
   constructor(options: TokenAuthOptions) {
     this.#clock = options.clock;
@@ -105,11 +177,19 @@ export class TokenAuth {
       this.mode = { kind: 'token', origin: options.tokenOrigin ?? 'config' };
       this.#token = Buffer.from(options.token, 'utf8');
     } else {
+      const configured = options.tokenFile !== undefined;
       const path = options.tokenFile ?? defaultTokenFile();
+      const field = configured ? 'auth.tokenFile' : 'default token location';
+      this.#field = field;
+      if (!configured) {
+        // Folders made here get 0700; any that already exist must be this user's alone.
+        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        for (const dir of privateFolders(path)) checkPrivateDirectory(dir);
+      }
       let created = false;
       let token: string;
       try {
-        token = readTokenFile(path);
+        token = readTokenFile(path, field);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         token = writeTokenFile(path, newToken(), options.tokenFileMode);
@@ -129,8 +209,9 @@ export class TokenAuth {
     const presented = presentedToken(header);
     if (presented === undefined) return false;
     if (this.#token && sameToken(presented, this.#token)) return true;
-    // The file may have just been rotated: look again (bounded), then compare once more.
-    if (!this.#maybeReload(MISMATCH_CHECK_MS)) return false;
+    // The file may have just been rotated: look again (a stat; the file is read only when it
+    // changed), so a rotated token is accepted on the very next request.
+    if (!this.#maybeReload(0)) return false;
     return this.#token !== undefined && sameToken(presented, this.#token);
   }
 
@@ -138,14 +219,14 @@ export class TokenAuth {
   #maybeReload(minIntervalMs: number): boolean {
     if (this.mode.kind !== 'file') return false;
     const now = this.#clock.now();
-    if (now - this.#checkedAt < minIntervalMs) return false;
+    if (minIntervalMs > 0 && now - this.#checkedAt < minIntervalMs) return false;
     this.#checkedAt = now;
     const { path } = this.mode;
     const current = stamp(path);
     if (current === this.#fileStamp) return false;
     this.#fileStamp = current;
     try {
-      this.#token = Buffer.from(readTokenFile(path), 'utf8');
+      this.#token = Buffer.from(readTokenFile(path, this.#field), 'utf8');
       this.#onReload?.({ path });
       return true;
     } catch (error) {
@@ -164,4 +245,15 @@ function stamp(path: string): string {
   } catch {
     return 'missing';
   }
+}
+
+/**
+ * The folders of the default location that must be private: the `credcache` folder, and the
+ * per-user folder under the temporary directory when there is no XDG_RUNTIME_DIR (XDG_RUNTIME_DIR
+ * itself is the system's, private by its own rules).
+ */
+function privateFolders(path: string): string[] {
+  const folder = dirname(path);
+  const parent = dirname(folder);
+  return parent.startsWith(join(tmpdir(), 'credcache-')) ? [parent, folder] : [folder];
 }
