@@ -149,6 +149,13 @@ const schema = z.strictObject({
     )
     .default([]),
   shutdownGraceSeconds: seconds(0, 300).default(10),
+  server: z
+    .strictObject({
+      headersTimeoutSeconds: seconds(1, 300).default(10),
+      requestTimeoutSeconds: seconds(1, 600).default(30),
+      maxConnections: wholeNumber(1, 1_000_000).default(1_024),
+    })
+    .prefault({}),
   /**
    * A second listener for /healthz, /readyz and /metrics only (no credentials, no token), for
    * kubelet probes and Prometheus, which reach the pod's address rather than loopback.

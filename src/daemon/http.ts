@@ -190,11 +190,13 @@ export function createFront(options: FrontOptions): Front {
     let finished = false;
     /** Set when the client hung up before its answer: nothing is written, 499 is counted. */
     let gone = false;
+    /** Set when the answer comes before the body was read: the connection closes after it. */
+    let closeAfter = false;
     const finish = (answer: Reply) => {
       if (finished) return;
       finished = true;
       waiting.delete(finish);
-      if (!gone) write(res, answer);
+      if (!gone) send(res, answer, draining || closeAfter);
       inFlight -= 1;
       observe.observe(gone ? CLIENT_CLOSED : answer.status, (clock.monotonic() - started) / 1000);
     };
@@ -213,6 +215,9 @@ export function createFront(options: FrontOptions): Front {
     if (found.route.auth) {
       const refused = guard(req);
       if (refused) {
+        // Answered before any body is read: the connection closes after it, so a client
+        // trickling a body after a 401 or 403 does not keep its socket.
+        closeAfter = true;
         finish(errorReply(refused));
         return;
       }
@@ -280,12 +285,14 @@ export function onClientError(error: NodeJS.ErrnoException, socket: Duplex): voi
     socket.destroy();
     return;
   }
-  // 400 either way: InvalidRequest is a 400 in SPEC's table (not 431, which it does not name).
+  // 400 either way: InvalidRequest is a 400 in SPEC's table (not 431 or 408, which it does not name).
   const body = errorBody(
     invalid(
       error.code === 'HPE_HEADER_OVERFLOW'
         ? 'request: the request line and headers are larger than the server accepts (16 KiB)'
-        : 'request: not a well-formed HTTP/1.1 request',
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 'request: not received in time (server.headersTimeoutSeconds, server.requestTimeoutSeconds)'
+          : 'request: not a well-formed HTTP/1.1 request',
     ),
   );
   socket.end(
@@ -348,6 +355,8 @@ async function expressApp(
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const apiError = bodyParserError(error) ?? toApiError(error);
     if (apiError.code === 'InternalError') logger.error({ err: error }, 'request failed');
+    // Refused before the rest of the body was read: close rather than read it.
+    if (apiError.code === 'PayloadTooLarge') res.shouldKeepAlive = false;
     if (res.writableEnded) return; // answered already, at the end of the shutdown grace period
     if (res.headersSent) {
       res.destroy();

@@ -279,18 +279,31 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   // request without Host (400) and an Expect other than 100-continue (417). The front answers
   // both instead: a Host-less request cannot come from a browser, so the rebinding guard loses
   // nothing, and an unknown expectation may be ignored (RFC 9110, 10.1.1).
-  const serverOptions = { keepAliveTimeout: 65_000, requireHostHeader: false };
+  // A client gets server.headersTimeoutSeconds for its request line and headers and
+  // server.requestTimeoutSeconds for the whole request, checked every second (Node's default
+  // check runs every 30 s: slow headers held a socket for a minute); at most
+  // server.maxConnections are open at once (Node closes the ones beyond), so slow or idle
+  // sockets cannot use up the process's file descriptors.
+  const serverOptions = {
+    keepAliveTimeout: 65_000,
+    requireHostHeader: false,
+    headersTimeout: config.server.headersTimeoutSeconds * 1000,
+    requestTimeout: config.server.requestTimeoutSeconds * 1000,
+    connectionsCheckingInterval: 1_000,
+  };
   const server = createServer(serverOptions, front.listener);
+  server.maxConnections = config.server.maxConnections;
   server.on('clientError', onClientError).on('checkExpectation', front.listener);
   // Probes and scrapes come to the pod's address: a listener that serves nothing secret.
   const probeFront = config.probeListen
     ? createFront({ routes: routes.filter((route) => !route.auth), auth, metrics, clock, logger })
     : undefined;
   const probeServer = probeFront
-    ? createServer({ requireHostHeader: false }, probeFront.listener)
+    ? createServer(serverOptions, probeFront.listener)
         .on('clientError', onClientError)
         .on('checkExpectation', probeFront.listener)
     : undefined;
+  if (probeServer) probeServer.maxConnections = config.server.maxConnections;
   const cleanupUpstream = async () => {
     engine.stop();
     clients.destroy();
