@@ -9,6 +9,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jsonCall } from './http.js';
 import { type CpuPlan, processStatusBytes } from './proc.js';
 import {
   DAEMON_BIN,
@@ -128,4 +129,17 @@ export function resident(pid: number): Resident {
     anon: processStatusBytes(pid, 'RssAnon'),
     file: processStatusBytes(pid, 'RssFile'),
   };
+}
+
+/** The query route's path for a table key (SELECT). */
+export const tablePath = (arn: string): string =>
+  `/v1/lakeformation/table-credentials?tableArn=${encodeURIComponent(arn)}&permissions=SELECT`;
+
+/** Upstream calls the emulator has counted so far (`GET /_emulator/calls`). */
+export async function upstreamCalls(emulatorUrl: string): Promise<number> {
+  const body = await jsonCall(emulatorUrl, 'GET', '/_emulator/calls');
+  const total = (body as { total?: unknown } | undefined)?.total;
+  if (typeof total !== 'number')
+    throw new Error(`GET /_emulator/calls said ${JSON.stringify(body)}`);
+  return total;
 }

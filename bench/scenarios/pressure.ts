@@ -25,6 +25,8 @@ import {
   benchTableArn,
   resident,
   startProductionDaemon,
+  tablePath,
+  upstreamCalls,
   workspace,
 } from '../lib/production.js';
 import { type CpuPlan, cpuPlan, freePort } from '../lib/proc.js';
@@ -102,17 +104,6 @@ const FLOOD_CACHE = ['minRemainingSeconds: 2'];
 /** The memory daemons' budget lets misses through as fast as they come (as the scale scenario). */
 const FILL_UPSTREAM = ['maxConcurrent: 64', 'ratePerSecond: 10000'];
 const FILL_CONCURRENCY = 32;
-
-const tablePath = (arn: string): string =>
-  `/v1/lakeformation/table-credentials?tableArn=${encodeURIComponent(arn)}&permissions=SELECT`;
-
-async function upstreamCalls(emulatorUrl: string): Promise<number> {
-  const body = await jsonCall(emulatorUrl, 'GET', '/_emulator/calls');
-  const total = (body as { total?: unknown } | undefined)?.total;
-  if (typeof total !== 'number')
-    throw new Error(`GET /_emulator/calls said ${JSON.stringify(body)}`);
-  return total;
-}
 
 const control = (emulatorUrl: string, path: string, payload: unknown) =>
   jsonCall(emulatorUrl, 'POST', path, payload);

@@ -11,7 +11,13 @@ import {
 } from '@aws-sdk/client-lakeformation';
 import { KeepAliveClient, jsonCall } from '../lib/http.js';
 import { renderTable } from '../lib/markdown.js';
-import { benchTableArn, startProductionDaemon, workspace } from '../lib/production.js';
+import {
+  benchTableArn,
+  startProductionDaemon,
+  tablePath,
+  upstreamCalls,
+  workspace,
+} from '../lib/production.js';
 import { cpuPlan, freePort } from '../lib/proc.js';
 import {
   type Scenario,
@@ -60,17 +66,6 @@ function plan(quick: boolean): Plan {
         ],
         misses: 300,
       };
-}
-
-const tablePath = (arn: string): string =>
-  `/v1/lakeformation/table-credentials?tableArn=${encodeURIComponent(arn)}&permissions=SELECT`;
-
-async function upstreamCalls(emulatorUrl: string): Promise<number> {
-  const body = await jsonCall(emulatorUrl, 'GET', '/_emulator/calls');
-  const total = (body as { total?: unknown } | undefined)?.total;
-  if (typeof total !== 'number')
-    throw new Error(`GET /_emulator/calls said ${JSON.stringify(body)}`);
-  return total;
 }
 
 interface AmplificationRow {
