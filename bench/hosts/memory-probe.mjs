@@ -48,7 +48,7 @@ for (const name of IMPORTS) {
   await import(name);
   await step(`+ ${name}`);
 }
-const { loadConfig } = await import(dist('daemon/config.js'));
+const { loadConfig } = await import(dist('config/config.js'));
 const { createLogger } = await import(dist('daemon/logger.js'));
 const { startDaemon } = await import(dist('daemon/main.js'));
 await import(dist('daemon/cli.js'));

@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { checkConfig, getTarget } from './client.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig } from '../config/config.js';
 import { startDaemon } from './main.js';
 
 export interface CliIo {

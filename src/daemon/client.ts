@@ -3,7 +3,7 @@
  * running daemon for a target, for `credential_process`) and `credcache check-config`.
  */
 import { defaultTokenFile, readTokenFile } from './auth.js';
-import { type Config, defaultDuration, loadConfig } from './config.js';
+import { type Config, defaultDuration, loadConfig } from '../config/config.js';
 import { targetKey } from './targets.js';
 
 /** How long `credcache get` waits for the daemon (it may be loading the credential upstream). */

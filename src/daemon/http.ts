@@ -16,7 +16,7 @@ import { LoadCancelled } from '../cache/fetcher.js';
 import type { Clock } from '../clock.js';
 import type { Metrics, RouteMetrics } from '../metrics/metrics.js';
 import type { TokenAuth } from './auth.js';
-import { isLoopbackHost } from './config.js';
+import { isLoopbackHost } from '../net/loopback.js';
 import { ApiError, errorBody, errorHeaders, invalid, toApiError } from './errors.js';
 import type { Logger } from './logger.js';
 import { type Reply, reply } from './reply.js';

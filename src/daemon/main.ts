@@ -19,7 +19,8 @@ import {
 import { createRedshiftCredentialsProvider } from '../providers/redshift-serverless.js';
 import { type CredentialEngine, createCredentialEngine } from '../refresh/engine.js';
 import { TokenAuth } from './auth.js';
-import { type Config, ConfigError, allowList, defaultDuration } from './config.js';
+import { allowList } from '../config/allow-list.js';
+import { type Config, ConfigError, defaultDuration } from '../config/config.js';
 import { ApiError } from './errors.js';
 import { createFront, onClientError } from './http.js';
 import { type Logger, createLogger } from './logger.js';

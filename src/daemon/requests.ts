@@ -24,7 +24,7 @@ import {
   isWorkgroupName,
 } from '../providers/rules.js';
 import type { Source } from '../providers/types.js';
-import type { AllowList, Resource } from './config.js';
+import type { AllowList, Resource } from '../config/allow-list.js';
 import { ApiError, invalid } from './errors.js';
 
 export interface RequestRules {

@@ -1,6 +1,6 @@
 /** Configured targets: a name standing for one credential key, refreshed and kept warm. */
 import { type CredentialKey, partitionKey, redshiftKey, tableKey } from '../cache/key.js';
-import { type Config, type TargetConfig, defaultDuration } from './config.js';
+import { type Config, type TargetConfig, defaultDuration } from '../config/config.js';
 
 export interface Target {
   readonly name: string;

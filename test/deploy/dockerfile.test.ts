@@ -17,7 +17,7 @@ import { posix } from 'node:path';
 import { validate } from 'dockerfile-utils';
 import ts from 'typescript';
 import { parse } from 'yaml';
-import { buildConfig } from '../../src/daemon/config.js';
+import { buildConfig } from '../../src/config/config.js';
 
 const root = new URL('../../', import.meta.url);
 const read = (path: string) => readFile(new URL(path, root), 'utf8');

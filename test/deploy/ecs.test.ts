@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { buildConfig } from '../../src/daemon/config.js';
+import { buildConfig } from '../../src/config/config.js';
 
 const DIR = new URL('../../deploy/ecs/', import.meta.url);
 const ROOT = new URL('../../', import.meta.url).pathname;

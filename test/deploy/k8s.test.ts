@@ -17,7 +17,7 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { parse, parseAllDocuments } from 'yaml';
-import { buildConfig } from '../../src/daemon/config.js';
+import { buildConfig } from '../../src/config/config.js';
 
 const DIR = new URL('../../deploy/k8s/', import.meta.url);
 const BIN = new URL('../../bin/credcache.js', import.meta.url).pathname;

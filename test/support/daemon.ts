@@ -4,7 +4,7 @@
  * emulator's control API at hand.
  */
 import { Writable } from 'node:stream';
-import { buildConfig } from '../../src/daemon/config.js';
+import { buildConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/daemon/logger.js';
 import { type Daemon, startDaemon } from '../../src/daemon/main.js';
 

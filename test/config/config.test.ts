@@ -4,14 +4,9 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import {
-  ConfigError,
-  allowList,
-  buildConfig,
-  defaultDuration,
-  loadConfig,
-  parseListen,
-} from '../../src/daemon/config.js';
+import { allowList } from '../../src/config/allow-list.js';
+import { ConfigError, buildConfig, defaultDuration, loadConfig } from '../../src/config/config.js';
+import { parseListen } from '../../src/net/address.js';
 
 const ARN = 'arn:aws:glue:us-east-1:123456789012:table/sales/orders';
 

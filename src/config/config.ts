@@ -1,0 +1,210 @@
+/**
+ * The configuration: one YAML file plus `CREDCACHE_*` environment overrides, validated once at
+ * start into a typed `Config`. Every error names the field and the rule
+ * (`targets[2].tableArn: not a Glue table ARN`); unknown fields are errors.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { YAMLParseError, parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { type ListenAddress, parseListen } from '../net/address.js';
+import { isLoopbackHost } from '../net/loopback.js';
+import { REDSHIFT_DURATION } from '../providers/rules.js';
+import type { Source } from '../providers/types.js';
+import { refreshCapacity } from '../refresh/capacity.js';
+import { allowList, targetResource } from './allow-list.js';
+import { applyEnvironment } from './environment.js';
+import { type RawConfig, type TargetConfig, schema } from './schema.js';
+
+export type { TargetConfig };
+
+/** Why a configuration cannot be used; `problems` are one `path: rule` line each. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly problems: readonly string[],
+    readonly origin: string,
+  ) {
+    super(`${origin}: ${problems.join('; ')}`);
+  }
+}
+
+export interface Config extends Omit<RawConfig, 'listen' | 'probeListen'> {
+  readonly listen: ListenAddress;
+  readonly probeListen: ListenAddress | undefined;
+  /** Where the configuration came from, for messages. */
+  readonly origin: string;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}
+
+function valueAt(document: unknown, path: readonly PropertyKey[]): unknown {
+  let current = document;
+  for (const part of path) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    current = (current as Record<PropertyKey, unknown>)[part];
+  }
+  return current;
+}
+
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  raw: unknown,
+  sources: Map<string, string>,
+): string[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => `${formatPath([...issue.path, key])}: unknown field`);
+  }
+  const path = formatPath(issue.path);
+  const fromEnv = sources.get(issue.path.join('.'));
+  const where = fromEnv ? `${fromEnv} (${path})` : path === '' ? '(top level)' : path;
+  let message = issue.message;
+  if (issue.code === 'invalid_type' && valueAt(raw, issue.path) === undefined)
+    message = 'is required';
+  return [`${where}: ${message}`];
+}
+
+/**
+ * Validates a parsed configuration document with the environment applied over it. `baseDir`
+ * resolves relative file paths (the config file's directory).
+ */
+export function buildConfig(
+  document: unknown,
+  options: { env?: NodeJS.ProcessEnv; origin?: string; baseDir?: string } = {},
+): Config {
+  const origin = options.origin ?? 'configuration';
+  const problems: string[] = [];
+  if (document !== undefined && document !== null && !isRecord(document)) {
+    throw new ConfigError(['(top level): must be a mapping of sections'], origin);
+  }
+  const raw: Record<string, unknown> = structuredClone(document ?? {}) as Record<string, unknown>;
+  const sources = applyEnvironment(raw, options.env ?? {}, problems);
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(...describeIssue(issue, raw, sources));
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems, origin);
+  const config = parsed.data;
+  const listen = parseListen(config.listen);
+  const listenName = sources.get('listen') ?? 'listen';
+  if (typeof listen === 'string') problems.push(`${listenName}: ${listen}`);
+  else if (!isLoopbackHost(listen.host) && !config.allowNonLoopback) {
+    problems.push(
+      `${listenName}: ${listen.host} is not a loopback address; set allowNonLoopback: true to listen on it`,
+    );
+  }
+  if (config.auth.disabled && (config.auth.token !== undefined || config.auth.tokenFile)) {
+    problems.push('auth.disabled: cannot be combined with auth.token or auth.tokenFile');
+  }
+  if (config.auth.token !== undefined && config.auth.tokenFile !== undefined) {
+    problems.push('auth.token: give either auth.token or auth.tokenFile, not both');
+  }
+  const probeListen =
+    config.probeListen === undefined ? undefined : parseListen(config.probeListen);
+  if (typeof probeListen === 'string') {
+    problems.push(`${sources.get('probeListen') ?? 'probeListen'}: ${probeListen}`);
+  }
+  problems.push(...targetProblems(config));
+  const capacity = capacityProblem(config);
+  if (capacity !== undefined) problems.push(capacity);
+  if (problems.length > 0 || typeof listen === 'string' || typeof probeListen === 'string') {
+    throw new ConfigError(problems, origin);
+  }
+  const baseDir = options.baseDir ?? process.cwd();
+  const auth =
+    config.auth.tokenFile === undefined
+      ? config.auth
+      : { ...config.auth, tokenFile: resolve(baseDir, config.auth.tokenFile) };
+  return { ...config, auth, listen, probeListen, origin };
+}
+
+/**
+ * Whether the upstream budget can keep a full cache of credentials of the configured default
+ * durations fresh (see `refreshCapacity`); requests that ask for shorter ones cost more.
+ */
+function capacityProblem(config: RawConfig): string | undefined {
+  const lifetimes = [
+    defaultDuration(config, 'lakeformation_table'),
+    defaultDuration(config, 'redshift_serverless'),
+    ...config.targets.map(
+      (target) => target.durationSeconds ?? defaultDuration(config, target.source),
+    ),
+  ];
+  return refreshCapacity({
+    maxEntries: config.cache.maxEntries,
+    targets: config.targets.length,
+    lifetimeMs: Math.min(...lifetimes) * 1000,
+    ratePerSecond: config.upstream.ratePerSecond,
+    refreshPolicy: { minRemainingMs: config.cache.minRemainingSeconds * 1000 },
+  }).problem;
+}
+
+function targetProblems(config: RawConfig): string[] {
+  const problems: string[] = [];
+  const seen = new Map<string, number>();
+  const allow = allowList(config.allow);
+  config.targets.forEach((target, index) => {
+    const first = seen.get(target.name);
+    if (first !== undefined) {
+      problems.push(
+        `targets[${index}].name: ${target.name} is already the name of targets[${first}]`,
+      );
+    } else {
+      seen.set(target.name, index);
+    }
+    const denied = allow.denies(targetResource(target));
+    if (denied) problems.push(`targets[${index}].${denied.field}: not in allow.${denied.list}`);
+  });
+  return problems;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Reads and validates the configuration: the file at `path` (when given) with the environment
+ * applied over it, or the environment and defaults alone.
+ */
+export async function loadConfig(
+  path: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Config> {
+  if (path === undefined) return buildConfig({}, { env, origin: 'defaults and environment' });
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      [code === 'ENOENT' ? 'file not found' : `cannot read: ${code ?? String(error)}`],
+      path,
+    );
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text, { uniqueKeys: true });
+  } catch (error) {
+    const where =
+      error instanceof YAMLParseError && error.linePos
+        ? `line ${error.linePos[0].line}, column ${error.linePos[0].col}`
+        : 'YAML';
+    const reason = error instanceof YAMLParseError ? error.code : 'not YAML';
+    throw new ConfigError([`${where}: not valid YAML (${reason})`], path);
+  }
+  return buildConfig(document, { env, origin: path, baseDir: dirname(resolve(path)) });
+}
+
+/** The effective duration of a target (or request) of `source` without one. */
+export function defaultDuration(config: Pick<Config, 'upstream'>, source: Source): number {
+  return source === 'redshift_serverless'
+    ? Math.min(config.upstream.durationSeconds, REDSHIFT_DURATION.max)
+    : config.upstream.durationSeconds;
+}
