@@ -3,7 +3,7 @@
  * schema as `CREDCACHE_<SECTION>_<FIELD>` in upper snake case, plus the aliases below. The
  * environment wins over the file.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { schema } from './schema.js';
 
 /** Environment variables read besides `CREDCACHE_<SECTION>_<FIELD>`. */
@@ -20,13 +20,19 @@ function environmentFields(): Map<string, { path: string[]; kind: Scalar }> {
   const visit = (shape: Record<string, z.ZodType>, path: string[]) => {
     for (const [name, field] of Object.entries(shape)) {
       const inner = unwrap(field);
-      const type = inner.def.type;
-      if (type === 'object' && path.length === 0) {
-        visit((inner as z.ZodObject).shape, [name]);
-      } else if (type === 'string' || type === 'number' || type === 'boolean') {
-        fields.set(envName([...path, name]), { path: [...path, name], kind: type });
-      } else if (type === 'enum' || type === 'union') {
-        fields.set(envName([...path, name]), { path: [...path, name], kind: 'string' });
+      const at = [...path, name];
+      if (inner instanceof z.ZodObject && path.length === 0) {
+        visit(inner.shape, [name]);
+      } else if (inner instanceof z.ZodNumber) {
+        fields.set(envName(at), { path: at, kind: 'number' });
+      } else if (inner instanceof z.ZodBoolean) {
+        fields.set(envName(at), { path: at, kind: 'boolean' });
+      } else if (
+        inner instanceof z.ZodString ||
+        inner instanceof z.ZodEnum ||
+        inner instanceof z.ZodUnion
+      ) {
+        fields.set(envName(at), { path: at, kind: 'string' });
       }
     }
   };
@@ -37,14 +43,19 @@ function environmentFields(): Map<string, { path: string[]; kind: Scalar }> {
   return fields;
 }
 
+/** The schema under its optional, default, nullable and transform wrappers (zod's public API). */
 function unwrap(type: z.ZodType): z.ZodType {
-  let current = type;
+  let current: z.ZodType = type;
   for (;;) {
-    const def = current.def as { type: string; innerType?: z.ZodType; in?: z.ZodType };
-    if (def.innerType && ['optional', 'default', 'prefault', 'nullable'].includes(def.type)) {
-      current = def.innerType;
-    } else if (def.type === 'pipe' && def.in) {
-      current = def.in;
+    if (
+      current instanceof z.ZodOptional ||
+      current instanceof z.ZodDefault ||
+      current instanceof z.ZodPrefault ||
+      current instanceof z.ZodNullable
+    ) {
+      current = current.unwrap() as z.ZodType;
+    } else if (current instanceof z.ZodPipe) {
+      current = current.in as z.ZodType;
     } else {
       return current;
     }
