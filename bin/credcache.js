@@ -23,6 +23,6 @@ for (const [flag, name] of [
   if (!given.some((option) => option.includes(name))) setFlagsFromString(flag);
 }
 
-const { main } = await import('../dist/daemon/cli.js');
+const { main } = await import('../dist/cli/cli.js');
 
 process.exitCode = await main(process.argv.slice(2));

@@ -2,7 +2,7 @@
  * Where the daemon's resident memory goes, for the daemon scenario: run by plain `node` (as the
  * daemon is), it reads its own RSS with nothing loaded, after importing the daemon's
  * dependencies one after another (each import's step is what it adds to those before it), and
- * after starting the daemon in this process (`startDaemon` from dist/, the given configuration,
+ * after starting the daemon in this process (`serve` from dist/cli/, the given configuration,
  * the built-in emulator, logs silenced) and idling; then the V8 heap's part of that RSS.
  *
  *   node bench/hosts/memory-probe.mjs --config FILE --idle-ms 5000
@@ -50,19 +50,19 @@ for (const name of IMPORTS) {
 }
 const { loadConfig } = await import(dist('config/config.js'));
 const { createLogger } = await import(dist('daemon/logger.js'));
-const { startDaemon } = await import(dist('daemon/main.js'));
-await import(dist('daemon/cli.js'));
+const { serve } = await import(dist('cli/serve.js'));
+await import(dist('cli/cli.js'));
 await step('+ credcache (dist/, emulator included)');
 
 const config = await loadConfig(configFile);
-const daemon = await startDaemon({ config, emulator: {}, logger: createLogger('silent') });
-await step('+ startDaemon: listening, targets warm');
+const serving = await serve({ config, emulator: {}, logger: createLogger('silent') });
+await step('+ serve --emulator: listening, targets warm');
 await sleep(idleMs);
 const memory = process.memoryUsage();
 const spaces = Object.fromEntries(
   getHeapSpaceStatistics().map((space) => [space.space_name, space.space_size]),
 );
-await daemon.shutdown();
+await serving.shutdown();
 process.stdout.write(
   `${JSON.stringify({
     msg: 'memory',

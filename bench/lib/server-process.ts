@@ -34,7 +34,7 @@ function newestSource(dir: string): number {
 
 /** Builds dist/ (`tsc -p tsconfig.build.json`) when it is missing or older than src/. */
 export function ensureBuilt(context: ScenarioContext): string {
-  const cli = join(ROOT, 'dist/daemon/cli.js');
+  const cli = join(ROOT, 'dist/cli/cli.js');
   let builtAt: number;
   try {
     builtAt = statSync(cli).mtimeMs;

@@ -644,7 +644,7 @@ function memoryDetails(breakdown: MemoryBreakdown, idleMs: number): string[] {
       "server's CPU: its RSS with nothing loaded, after each of the daemon's dependencies is " +
       'imported in turn (a step is what it adds to the ones before it; a package imported alone ' +
       'would look bigger, as it would pay for growing the heap), after starting the daemon in ' +
-      'that process (`startDaemon`, the same configuration, the built-in emulator, logs silenced) ' +
+      'that process (`serve` from src/cli/serve.ts as `serve --emulator` runs it, the same configuration, logs silenced) ' +
       `and after idling ${idleMs / 1000} s. At idle: RSS ${formatMB(idle.rss)} = V8 heap ` +
       `reserved ${formatMB(idle.heapTotal)} (in use ${formatMB(idle.heapUsed)}; new space ` +
       `${space('new_space')}, old space ${space('old_space')}, code ${space('code_space')}) + ` +

@@ -208,3 +208,15 @@ export function defaultDuration(config: Pick<Config, 'upstream'>, source: Source
     ? Math.min(config.upstream.durationSeconds, REDSHIFT_DURATION.max)
     : config.upstream.durationSeconds;
 }
+
+/**
+ * Host header names credential requests may use besides the loopback ones: `allowHosts`, and the
+ * listen address when it is one non-loopback address (clients name it in Host).
+ */
+export function acceptedHosts(
+  config: Pick<Config, 'allowHosts' | 'allowNonLoopback' | 'listen'>,
+): string[] {
+  const { host } = config.listen;
+  const named = config.allowNonLoopback && host !== '0.0.0.0' && host !== '::';
+  return [...config.allowHosts, ...(named ? [host] : [])];
+}

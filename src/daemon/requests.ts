@@ -24,13 +24,22 @@ import {
   isWorkgroupName,
 } from '../providers/rules.js';
 import type { Source } from '../providers/types.js';
-import type { AllowList, Resource } from '../config/allow-list.js';
+import { type AllowList, type Resource, allowList } from '../config/allow-list.js';
+import { type Config, defaultDuration } from '../config/config.js';
 import { ApiError, invalid } from './errors.js';
 
 export interface RequestRules {
   /** Duration of a request that names none. */
   readonly defaultDurationSeconds: (source: Source) => number;
   readonly allow: AllowList;
+}
+
+/** The rules of the configuration: its default durations and its allow-list. */
+export function requestRules(config: Pick<Config, 'upstream' | 'allow'>): RequestRules {
+  return {
+    defaultDurationSeconds: (source) => defaultDuration(config, source),
+    allow: allowList(config.allow),
+  };
 }
 
 const DEFAULT_PERMISSION_TYPES = ['COLUMN_PERMISSION'];

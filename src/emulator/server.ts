@@ -43,6 +43,18 @@ export interface RunningEmulator {
   close(): Promise<void>;
 }
 
+/**
+ * What an AWS SDK client of the emulator uses when its environment names none: the region, and
+ * placeholder credentials to sign with (the emulator accepts any key unless started with keys).
+ */
+export const EMULATOR_CLIENT = {
+  region: 'us-east-1',
+  credentials: {
+    accessKeyId: 'AKIDCREDCACHEEMULATOR',
+    secretAccessKey: 'credcache-emulator-placeholder-secret',
+  },
+} as const;
+
 /** Largest request body the emulator reads. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 

@@ -1,7 +1,9 @@
 /**
- * Listen addresses: the `host:port` of a configuration field, parsed once.
+ * Listen addresses: the `host:port` of a configuration field, parsed once; listening on one, and
+ * the URL a listening server answers on.
  */
-import { isIP } from 'node:net';
+import type { Server } from 'node:http';
+import { type AddressInfo, isIP } from 'node:net';
 
 export interface ListenAddress {
   readonly host: string;
@@ -17,4 +19,39 @@ export function parseListen(value: string): ListenAddress | string {
   if (port > 65_535) return 'port must be between 0 and 65535';
   if (match[1] !== undefined && isIP(host) !== 6) return `${host} is not an IPv6 address`;
   return { host, port };
+}
+
+/** `http://host:port` of a listening server (IPv6 in brackets). */
+export function serverUrl(server: Server): string {
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}
+
+/**
+ * Starts `server` listening on `address`; a failure names the configuration `field` and says
+ * what is wrong (in use, not an address of this host) in one line.
+ */
+export function listen(server: Server, address: ListenAddress, field: string): Promise<void> {
+  const { host, port } = address;
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      reject(
+        new Error(
+          error.code === 'EADDRINUSE'
+            ? `${field}: ${host}:${port} is already in use`
+            : error.code === 'EADDRNOTAVAIL'
+              ? `${field}: ${host} is not an address of this host`
+              : `${field}: ${error.message}`,
+        ),
+      );
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError).once('listening', onListening);
+    server.listen(port, host);
+  });
 }

@@ -366,7 +366,7 @@ export class EmulatorControl {
 
 /** `bin/credcache.js`: runs the built code in `dist/`, so `npm run build` must have run. */
 const CREDCACHE_BIN = new URL('../../bin/credcache.js', import.meta.url).pathname;
-const CREDCACHE_BUILT = new URL('../../dist/daemon/cli.js', import.meta.url).pathname;
+const CREDCACHE_BUILT = new URL('../../dist/cli/cli.js', import.meta.url).pathname;
 
 export interface RunningCredcache {
   /** The temporary directory holding the config file (and the token file, if relative). */

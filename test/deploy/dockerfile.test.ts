@@ -377,7 +377,7 @@ describe('container image (Dockerfile)', function () {
     // What must never reach the builder: local state, build outputs, secrets.
     for (const path of [
       'node_modules/yaml/package.json',
-      'dist/daemon/cli.js',
+      'dist/cli/cli.js',
       'coverage/lcov.info',
       '.git/HEAD',
       '.credcache/token',
@@ -460,7 +460,7 @@ describe('container image (Dockerfile)', function () {
     const tsconfig = await buildTsconfig();
     const bin = await read('bin/credcache.js');
     const imports = [...bin.matchAll(/(?:from |import\()'(\.[^']+)'/g)].map((m) => m[1] ?? '');
-    assert.deepEqual(imports, ['../dist/daemon/cli.js']);
+    assert.deepEqual(imports, ['../dist/cli/cli.js']);
     for (const specifier of imports) {
       const inImage = posix.resolve('/app/bin', specifier);
       assert.ok(inImage.startsWith('/app/dist/'), `${specifier} is in the copied dist/`);

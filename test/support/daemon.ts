@@ -1,12 +1,15 @@
 /**
- * Test helpers around the real daemon in this process: `startDaemon` with its built-in
- * emulator on loopback ports, a fresh one per test, logs captured (for secret scans), and the
+ * Test helpers around the real daemon in this process: `serve` (as `credcache serve --emulator`)
+ * with the built-in emulator on loopback ports, a fresh one per test, logs captured (for secret scans), and the
  * emulator's control API at hand.
  */
+import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { buildConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/daemon/logger.js';
-import { type Daemon, startDaemon } from '../../src/daemon/main.js';
+import { type Serving, serve } from '../../src/cli/serve.js';
+import type { Daemon } from '../../src/daemon/main.js';
+import type { RunningEmulator } from '../../src/emulator/server.js';
 
 export const TOKEN = 'test-token-0123456789abcdef';
 export const TABLE_ARN = 'arn:aws:glue:us-east-1:123456789012:table/sales/orders';
@@ -28,8 +31,14 @@ export const TARGETS = [
   { name: 'warehouse', source: 'redshift_serverless', workgroupName: 'analytics', dbName: 'dev' },
 ];
 
+/** The daemon a test runs, and the emulator the command line started beside it. */
+export interface RunningDaemon extends Daemon {
+  readonly emulator: RunningEmulator;
+  readonly emulatorUrl: string;
+}
+
 export interface DaemonHandle {
-  readonly current: Daemon;
+  readonly current: RunningDaemon;
   readonly url: string;
   /** Every log line written so far. */
   readonly logs: string[];
@@ -42,7 +51,8 @@ export interface DaemonHandle {
  * and shut it down after.
  */
 export function useDaemon(document: Record<string, unknown> = {}): DaemonHandle {
-  let daemon: Daemon | undefined;
+  let serving: Serving | undefined;
+  let daemon: RunningDaemon | undefined;
   const logs: string[] = [];
   beforeEach(async () => {
     logs.length = 0;
@@ -59,18 +69,21 @@ export function useDaemon(document: Record<string, unknown> = {}): DaemonHandle 
       ...document,
       log: { level: 'debug' },
     });
-    daemon = await startDaemon({
+    serving = await serve({
       config,
       emulator: {},
       logger: createLogger('debug', sink),
       env: {},
     });
+    const emulator = serving.emulator ?? assert.fail('serve started no emulator');
+    daemon = { ...serving.daemon, emulator, emulatorUrl: emulator.url };
   });
   afterEach(async () => {
-    await daemon?.shutdown();
+    await serving?.shutdown();
+    serving = undefined;
     daemon = undefined;
   });
-  const running = (): Daemon => {
+  const running = (): RunningDaemon => {
     if (!daemon) throw new Error('the daemon is not running (used outside a test?)');
     return daemon;
   };
@@ -83,7 +96,7 @@ export function useDaemon(document: Record<string, unknown> = {}): DaemonHandle 
     },
     logs,
     async control(path, body) {
-      const response = await fetch(`${running().emulatorUrl ?? ''}/_emulator/${path}`, {
+      const response = await fetch(`${running().emulatorUrl}/_emulator/${path}`, {
         method: body === undefined ? 'GET' : 'POST',
         ...(body !== undefined && {
           headers: { 'content-type': 'application/json' },

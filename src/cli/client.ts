@@ -2,9 +2,9 @@
  * Commands that read a configuration without running the daemon: `credcache get` (asks the
  * running daemon for a target, for `credential_process`) and `credcache check-config`.
  */
-import { defaultTokenFile, readTokenFile } from './auth.js';
+import { defaultTokenFile, readTokenFile } from '../daemon/auth.js';
 import { type Config, defaultDuration, loadConfig } from '../config/config.js';
-import { targetKey } from './targets.js';
+import { targetKey } from '../daemon/targets.js';
 
 /** How long `credcache get` waits for the daemon (it may be loading the credential upstream). */
 const GET_TIMEOUT_MS = 30_000;

@@ -3,9 +3,10 @@
  * package that does the work; nothing else lives here.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { checkConfig, getTarget } from './client.js';
 import { ConfigError, loadConfig } from '../config/config.js';
-import { startDaemon } from './main.js';
+import { stopOnSignal } from '../daemon/lifecycle.js';
+import { checkConfig, getTarget } from './client.js';
+import { serve } from './serve.js';
 
 export interface CliIo {
   readonly stdout: (line: string) => void;
@@ -61,7 +62,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
         ...(options.accessKey && { accessKeys: options.accessKey }),
       });
       // Handlers go in before the line that tells a supervisor the emulator is up.
-      const stopped = stopOnSignal(() => emulator.close(), io);
+      const stopped = stopOnSignal(() => emulator.close(), io.stderr);
       io.stdout(`emulator listening on ${emulator.url}`);
       await stopped;
     });
@@ -82,13 +83,13 @@ export function buildProgram(io: CliIo = defaultIo): Command {
         options.emulator || options.emulatorPort !== undefined
           ? { ...(options.emulatorPort !== undefined && { port: options.emulatorPort }) }
           : undefined;
-      const started = startDaemon({ config, emulator });
+      const started = serve({ config, emulator });
       // A signal that arrives while starting is acted on once the daemon is up.
       const stopped = stopOnSignal(async () => {
         const running = await started.catch(() => undefined);
         await running?.shutdown();
-      }, io);
-      const daemon = await started;
+      }, io.stderr);
+      const { daemon } = await started;
       const first = config.targets[0];
       if (first && daemon.auth.mode.kind === 'file') {
         io.stderr(
@@ -118,35 +119,6 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     });
 
   return program;
-}
-
-/** After a clean shutdown, how long anything still open (a socket, a timer) may keep the process. */
-const EXIT_LINGER_MS = 500;
-
-/**
- * Resolves after the first SIGTERM or SIGINT has run `stop`. A second signal during the shutdown
- * changes nothing (without a handler it would kill the process and reset every request still
- * being answered). SIGUSR1 is ignored: by default it opens Node's inspector on 127.0.0.1:9229,
- * where any local user could run code in the daemon and read its credentials.
- */
-function stopOnSignal(stop: () => Promise<void>, io: CliIo): Promise<void> {
-  process.on('SIGUSR1', () => io.stderr('credcache: SIGUSR1 ignored (no inspector here)'));
-  return new Promise((resolve, reject) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        io.stderr(`credcache: ${signal} while shutting down; the shutdown goes on`);
-        return;
-      }
-      stopping = true;
-      stop().then(() => {
-        // Stopped: whatever is still open must not keep the process past this.
-        setTimeout(() => process.exit(), EXIT_LINGER_MS).unref();
-        resolve();
-      }, reject);
-    };
-    process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
-  });
 }
 
 /** Runs the command line; resolves to the process exit code. */

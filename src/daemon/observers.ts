@@ -1,0 +1,151 @@
+/**
+ * What the daemon does with what happens inside: every upstream call and every engine event
+ * becomes metrics and log lines here, and the gauges read the engine and readiness. Nothing
+ * here changes the engine's course; a secret never reaches a label or a log line (the events
+ * carry keys, sources and AWS error names, never a credential).
+ */
+import type { CredentialKey } from '../cache/key.js';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/config.js';
+import type { createMetrics } from '../metrics/metrics.js';
+import { isLoopbackHost } from '../net/loopback.js';
+import type { UpstreamCall } from '../providers/instrumented.js';
+import type { CredentialEngine, CredentialEngineOptions } from '../refresh/engine.js';
+import type { AuthMode } from './auth.js';
+import type { Logger } from './logger.js';
+import type { Readiness } from './readiness.js';
+import type { Targets } from './targets.js';
+import type { Upstream } from './upstream.js';
+
+type Metrics = ReturnType<typeof createMetrics>;
+type EngineEvents = NonNullable<CredentialEngineOptions['on']>;
+
+/** A short description of a key's non-secret fields, for logs. */
+function keyFields(key: CredentialKey): Record<string, unknown> {
+  return { source: key.source, ...key.request };
+}
+
+/** Every upstream call: counted and timed; a failure logged with AWS's name and request id. */
+export function upstreamCallObserver(
+  metrics: Metrics,
+  logger: Logger,
+): (call: UpstreamCall) => void {
+  return (call) => {
+    metrics.upstreamCall(call.source, call.error?.awsName, call.seconds);
+    const ms = Math.round(call.seconds * 1000);
+    if (call.error) {
+      const { awsName, kind, requestId, message } = call.error;
+      logger.warn(
+        { source: call.source, error: awsName, kind, requestId, ms, message },
+        'upstream call failed',
+      );
+    } else {
+      logger.debug({ source: call.source, ms }, 'upstream call succeeded');
+    }
+  };
+}
+
+/** The engine's events: lookups, loads and evictions counted; what an operator must see, logged. */
+export function engineObservers(metrics: Metrics, logger: Logger): EngineEvents {
+  return {
+    lookup: (key, result) => metrics.cacheRequest(key.source, result),
+    load: (key, lane, error) => {
+      metrics.refresh(key.source, lane, error === undefined ? 'success' : 'failure');
+      if (error !== undefined && lane === 'background') {
+        const { awsName, kind, requestId, message } = error;
+        logger.warn(
+          { key: keyFields(key), error: awsName, kind, requestId, message },
+          'background refresh failed',
+        );
+      }
+    },
+    evict: (entry, reason) => {
+      metrics.eviction(entry.key.source, reason);
+      if (reason === 'revoked') {
+        logger.warn({ key: keyFields(entry.key) }, 'access revoked upstream; entry evicted');
+      }
+    },
+    housekeepingError: (error) =>
+      logger.error(
+        { error: error instanceof Error ? error.message : String(error) },
+        'housekeeping run failed; the next runs as scheduled',
+      ),
+  };
+}
+
+/** The gauges, read at every scrape: entries per source, readiness, targets' time left. */
+export function watchState(
+  metrics: Metrics,
+  state: {
+    readonly clock: Clock;
+    readonly engine: CredentialEngine;
+    readonly readiness: Readiness;
+    readonly targets: Targets;
+  },
+): void {
+  const { clock, engine, readiness, targets } = state;
+  metrics.watch({
+    entries: () => engine.cache.countBySource(),
+    ready: () => readiness.ready(),
+    targetRemaining: () =>
+      targets.all().map(({ name, key }) => {
+        const entry = engine.cache.peek(key);
+        return [name, entry ? (entry.issued.expiration - clock.now()) / 1000 : undefined] as const;
+      }),
+  });
+}
+
+/** The token file's reloads: a new token in use, or an unreadable file (the last token kept). */
+export function tokenReloadObserver(
+  logger: Logger,
+): (event: { path: string; error?: string }) => void {
+  return ({ path, error }) =>
+    error
+      ? logger.warn({ tokenFile: path, error }, 'token file unreadable; keeping the last token')
+      : logger.info({ tokenFile: path }, 'token file changed; new token in use');
+}
+
+/**
+ * The start-up lines: a warning for each setting that widens who can read credentials, then one
+ * structured line saying where it listens, where upstream is, how clients authenticate and how
+ * many targets were warmed.
+ */
+export function logStartup(
+  logger: Logger,
+  started: {
+    readonly config: Config;
+    readonly listen: string;
+    readonly probeListen: string | undefined;
+    readonly upstream: Upstream['description'];
+    readonly auth: AuthMode;
+    readonly allowsAll: boolean;
+    readonly warm: { readonly targets: number; readonly warmed: number; readonly ms: number };
+  },
+): void {
+  const { config, auth, warm } = started;
+  if (auth.kind === 'disabled') {
+    logger.warn(
+      'authentication is disabled (auth.disabled: true): any local process can read credentials',
+    );
+  }
+  if (!isLoopbackHost(config.listen.host)) {
+    logger.warn(
+      { listen: started.listen },
+      'listening on a non-loopback address (allowNonLoopback: true)',
+    );
+  }
+  if (started.allowsAll)
+    logger.info('no allow-list configured: every table and workgroup is allowed');
+  logger.info(
+    {
+      listen: started.listen,
+      ...(started.probeListen !== undefined && { probeListen: started.probeListen }),
+      upstream: started.upstream,
+      auth: auth.kind === 'file' ? { tokenFile: auth.path, created: auth.created } : auth,
+      targets: warm.targets,
+      warmed: warm.warmed,
+      warmMs: warm.ms,
+    },
+    'credcache listening',
+  );
+}
