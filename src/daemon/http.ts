@@ -1,9 +1,11 @@
 /**
- * The HTTP front: one `node:http` request listener. It checks the loopback Host header and
- * the token on credential routes, serves every GET (and HEAD) of the route table itself — no
- * per-request framework machinery on the path clients poll, and a cache hit answered without
- * waiting on a promise — and hands the other methods (POST bodies, 405) to an express app built
- * from the same table, loaded on first use. Every answer is counted under its route pattern.
+ * The HTTP front: one `node:http` request listener. On every route it refuses (400) a Host that
+ * is not one well-formed `host[:port]` and a Host or Authorization sent twice; on credential
+ * routes it checks that Host is a loopback name (DNS-rebinding guard) and the token. It serves
+ * every GET (and HEAD) of the route table itself — no per-request framework machinery on the path
+ * clients poll, and a cache hit answered without waiting on a promise — and hands the other
+ * methods (POST bodies, 405) to an express app built from the same table, loaded on first use.
+ * Every answer is counted under its route pattern.
  *
  * On shutdown the front drains (every answer from then on carries `Connection: close`, so a
  * keep-alive client closes its connection after it instead of having it reset later), and at the
@@ -15,8 +17,8 @@ import type { Express, NextFunction, Request, Response } from 'express';
 import { LoadCancelled } from '../cache/fetcher.js';
 import type { Clock } from '../clock.js';
 import type { Metrics, RouteMetrics } from '../metrics/metrics.js';
+import { hostOfHeader, isLoopbackHost } from '../net/loopback.js';
 import type { TokenAuth } from './auth.js';
-import { isLoopbackHost } from '../net/loopback.js';
 import { ApiError, errorBody, errorHeaders, invalid, toApiError } from './errors.js';
 import type { Logger } from './logger.js';
 import { type Reply, reply } from './reply.js';
@@ -35,14 +37,32 @@ export interface FrontOptions {
   readonly extraHosts?: readonly string[];
 }
 
-/** The hostname of a Host header value, without port or IPv6 brackets. */
-export function hostName(host: string): string {
-  if (host.startsWith('[')) {
-    const end = host.indexOf(']');
-    return end === -1 ? host : host.slice(1, end);
+/** Whether the name `name` is `lower` (lower-case letters), in any case; allocates nothing. */
+function isHeader(name: string, lower: string): boolean {
+  if (name.length !== lower.length) return false;
+  for (let index = 0; index < lower.length; index += 1) {
+    if ((name.charCodeAt(index) | 0x20) !== lower.charCodeAt(index)) return false;
   }
-  const colon = host.indexOf(':');
-  return (colon === -1 ? host : host.slice(0, colon)).toLowerCase();
+  return true;
+}
+
+/**
+ * `Host` or `Authorization` when the request sent it more than once, else undefined. Node keeps
+ * the first of repeated Host and Authorization headers in `req.headers` and drops the others, so
+ * the raw list (name, value, name, value, …) is counted; nothing is allocated.
+ */
+function repeatedHeader(raw: readonly string[]): 'Host' | 'Authorization' | undefined {
+  let hosts = 0;
+  let authorizations = 0;
+  for (let index = 0; index < raw.length; index += 2) {
+    const name = raw[index] ?? '';
+    if (isHeader(name, 'host')) {
+      if (++hosts > 1) return 'Host';
+    } else if (isHeader(name, 'authorization')) {
+      if (++authorizations > 1) return 'Authorization';
+    }
+  }
+  return undefined;
 }
 
 /** Connections on which an answer has been sent: a later parse error there only closes them. */
@@ -150,17 +170,34 @@ export function createFront(options: FrontOptions): Front {
   /** How to answer each request whose answer is still to come (a load, a body, express). */
   const waiting = new Set<(answer: Reply) => void>();
   const write = (res: ServerResponse, answer: Reply) => send(res, answer, draining);
-  // Clients send the same Host on every request: remember the last one that passed.
-  let acceptedHost: string | undefined;
+  // Clients send the same Host on every request: remember the last well-formed one, and
+  // whether credential requests may name it (a malformed Host is parsed anew each time).
+  let knownHost: string | undefined;
+  let knownHostAllowed = false;
 
-  const guard = (req: IncomingMessage): ApiError | undefined => {
+  /**
+   * What the request's Host and Authorization headers say before any route looks at it: an error
+   * (400) when Host is not one well-formed `host[:port]` or either header is repeated; otherwise
+   * whether Host names this daemon (a loopback name or an allowed one; true without Host).
+   */
+  const checkHeaders = (req: IncomingMessage): ApiError | boolean => {
+    const repeated = repeatedHeader(req.rawHeaders);
+    if (repeated !== undefined) return invalid(`${repeated}: sent more than once`);
     const host = req.headers.host;
-    if (host !== undefined && host !== acceptedHost) {
-      const name = hostName(host);
-      if (!isLoopbackHost(name) && !extraHosts.has(name)) {
-        return new ApiError('Forbidden', 'Host: not a loopback name (DNS-rebinding guard)');
-      }
-      acceptedHost = host;
+    if (host === undefined) return true;
+    if (host !== knownHost) {
+      const name = hostOfHeader(host);
+      if (name === undefined) return invalid('Host: not one well-formed host[:port]');
+      knownHostAllowed = isLoopbackHost(name) || extraHosts.has(name);
+      knownHost = host;
+    }
+    return knownHostAllowed;
+  };
+
+  /** Why a credential request is refused (Host not this daemon's, then the token), if it is. */
+  const guard = (req: IncomingMessage, hostAllowed: boolean): ApiError | undefined => {
+    if (!hostAllowed) {
+      return new ApiError('Forbidden', 'Host: not a loopback name (DNS-rebinding guard)');
     }
     if (!auth.check(req.headers.authorization)) {
       return new ApiError(
@@ -200,6 +237,13 @@ export function createFront(options: FrontOptions): Front {
       inFlight -= 1;
       observe.observe(gone ? CLIENT_CLOSED : answer.status, (clock.monotonic() - started) / 1000);
     };
+    const hostAllowed = checkHeaders(req);
+    if (typeof hostAllowed !== 'boolean') {
+      // Before the route, the token or any body: the connection closes after the refusal.
+      closeAfter = true;
+      finish(errorReply(hostAllowed));
+      return;
+    }
     if (!found) {
       finish(
         errorReply(
@@ -213,7 +257,7 @@ export function createFront(options: FrontOptions): Front {
       return;
     }
     if (found.route.auth) {
-      const refused = guard(req);
+      const refused = guard(req, hostAllowed);
       if (refused) {
         // Answered before any body is read: the connection closes after it, so a client
         // trickling a body after a 401 or 403 does not keep its socket.
