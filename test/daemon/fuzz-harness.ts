@@ -19,7 +19,8 @@
  * Each property was checked to fail on a broken daemon (a validation throwing a TypeError, a
  * percent-decoding left uncaught, 405 without Allow, 401 mapped to another status, unknown body
  * members accepted, a 500 from onClientError, a secret in an error message, an unhandled
- * rejection, a Host allowed that is not loopback).
+ * rejection, a Host allowed that is not loopback, a malformed Host parsed loosely, a repeated
+ * Host or Authorization of which the first won).
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
@@ -122,10 +123,21 @@ export function resolvePath(path: string): Resolved {
 
 /**
  * Where in the daemon's handling a fault is caught, first to last: Node's HTTP parser, the
- * route, the Host guard and the token (credential routes only), the method, the body, then the
- * request's fields (the order among faults of one stage is not part of the contract).
+ * request's headers on any route (a Host that is not one well-formed `host[:port]`, a repeated
+ * Host or Authorization: 400), the route, the Host guard and the token (credential routes only),
+ * the method, the body, then the request's fields (the order among faults of one stage is not
+ * part of the contract).
  */
-export const STAGES = ['parse', 'route', 'host', 'auth', 'method', 'body', 'fields'] as const;
+export const STAGES = [
+  'parse',
+  'headers',
+  'route',
+  'host',
+  'auth',
+  'method',
+  'body',
+  'fields',
+] as const;
 export type Stage = (typeof STAGES)[number];
 
 export interface Fault {

@@ -1,8 +1,11 @@
 /**
  * Property-based fuzz of bad input, part 2: request headers, over real loopback HTTP against the
  * running daemon. A valid request (GET of any route, or POST of an AWS-shaped body) gets Host
- * variants (the DNS-rebinding guard: 403 Forbidden for any name that is not loopback),
- * Authorization variants (missing, wrong, `Bearer`, whitespace, huge, non-ASCII, repeated),
+ * variants (not one well-formed `host[:port]` — userinfo, bracket junk, extra colons, ports past
+ * 65535, empty, bare IPv6 — or repeated: 400 InvalidRequest naming Host on every route; the
+ * DNS-rebinding guard: 403 Forbidden on credential routes for a well-formed name that is not
+ * loopback, trailing dot and upper case included), Authorization variants (missing, wrong,
+ * `Bearer`, whitespace, huge, non-ASCII; repeated: 400 naming Authorization, before the token),
  * random extra headers, and Content-Type / Content-Encoding / Content-Length / Transfer-Encoding
  * that disagree with the body. The oracle and the end-of-run checks (no crash, no secret) are in
  * fuzz-harness.ts; FUZZ_SEED / FUZZ_PATH reproduce a failure (see there).
@@ -54,9 +57,16 @@ const CONTROLLED = new Set([
 
 // ---- Host ----
 
+/**
+ * A Host header as the property sends it: a loopback name (served), a well-formed `host[:port]`
+ * that is not loopback (403 on credential routes, served elsewhere), or not one well-formed
+ * `host[:port]` at all (400 InvalidRequest naming Host, on every route). The classes are written
+ * out here, not computed by the daemon's parser: they are the oracle.
+ */
 type HostCase =
   | { readonly kind: 'loopback'; readonly value: string }
   | { readonly kind: 'foreign'; readonly value: string }
+  | { readonly kind: 'malformed'; readonly value: string }
   | { readonly kind: 'missing' };
 
 const PORT = '{port}';
@@ -65,16 +75,25 @@ const LOOPBACK_HOSTS = [
   'LOCALHOST',
   'LocalHost:80',
   `localhost:${PORT}`,
+  `LOCALHOST:${PORT}`,
   '127.0.0.1',
   `127.0.0.1:${PORT}`,
   '127.255.0.9:1',
+  '127.0.0.1:00080',
+  '127.0.0.1:65535',
   '[::1]',
   `[::1]:${PORT}`,
   '[::ffff:127.0.0.1]:8080',
+  '[::FFFF:127.0.0.1]',
 ];
+/** Loopback names without a port, for the generated forms below. */
+const LOOPBACK_NAMES = ['localhost', 'LocalHost', '127.0.0.1', '127.1.2.3', '[::1]'];
 const FOREIGN_HOSTS = [
   'example.com',
+  'EXAMPLE.COM:443',
   'localhost.',
+  'LOCALHOST.:9911',
+  '127.0.0.1.',
   'localhost.evil.com',
   'evil.com:9911',
   'evil.localhost',
@@ -84,43 +103,124 @@ const FOREIGN_HOSTS = [
   '169.254.169.254',
   '[::2]',
   '[::]',
-  '::1',
-  'localhost@evil.com',
+  '[FE80::1]:9911',
+  '[::ffff:10.0.0.1]',
   '127.1',
   '2130706433',
   '0x7f.0.0.1',
-  '',
-  'localhost\tevil',
-  'lócalhost',
   'xn--lcalhost-9za',
   `127.0.0.1.${'a'.repeat(300)}`,
 ];
+const MALFORMED_HOSTS = [
+  '',
+  // userinfo
+  'localhost@evil.com',
+  'localhost:80@evil.com',
+  'evil.com@localhost',
+  `evil.com@127.0.0.1:${PORT}`,
+  'user:pass@localhost',
+  '@localhost',
+  // brackets
+  '[::1]evil.com',
+  `[::1]evil.com:${PORT}`,
+  '[::1',
+  '::1]',
+  '[[::1]]',
+  '[]',
+  '[localhost]',
+  '[127.0.0.1]',
+  '[::1]:',
+  '[::1]80',
+  '[::g]',
+  '[1:2:3:4:5:6:7:8:9]',
+  '[::1%25lo]',
+  // colons and ports
+  '::1',
+  '::ffff:127.0.0.1',
+  `127.0.0.1:${PORT}:evil`,
+  'localhost:',
+  ':80',
+  'localhost::80',
+  'localhost:65536',
+  'localhost:99999',
+  'localhost:100000',
+  'localhost:-1',
+  'localhost:+80',
+  'localhost:8o',
+  // other characters
+  'localhost\tevil',
+  'local host',
+  'localhost,evil.com',
+  'localhost/evil',
+  'localhost?x',
+  'localhost#x',
+  'localhost%2eevil.com',
+  '.localhost',
+  '-localhost',
+  'lócalhost',
+  'localhost\u00ff',
+];
+/** What turns any well-formed `host[:port]` into one that is not. */
+const BREAKERS = ['@evil.com', ':evil', ':', '::', ']', '[', '/', ' x', ',x', '?', '#', '%'];
+
+const portArb = fc.oneof(
+  fc.constant(''),
+  fc.constant(`:${PORT}`),
+  fc.integer({ min: 0, max: 65_535 }).map((port) => `:${port}`),
+);
+const foreignNameArb = fc.oneof(
+  fc.constantFrom(...FOREIGN_HOSTS.filter((host) => !/:\d+$/.test(host))),
+  fc.domain().filter((name) => name.toLowerCase() !== 'localhost'),
+  fc.ipV4().filter((ip) => !ip.startsWith('127.')),
+);
 const hostArb: fc.Arbitrary<HostCase> = fc.oneof(
   {
     weight: 4,
     arbitrary: fc
-      .constantFrom(...LOOPBACK_HOSTS)
+      .oneof(
+        fc.constantFrom(...LOOPBACK_HOSTS),
+        fc.tuple(fc.constantFrom(...LOOPBACK_NAMES), portArb).map(([name, port]) => name + port),
+      )
       .map((value) => ({ kind: 'loopback' as const, value })),
   },
   {
     weight: 2,
     arbitrary: fc
-      .constantFrom(...FOREIGN_HOSTS)
+      .oneof(
+        fc.constantFrom(...FOREIGN_HOSTS),
+        fc.tuple(foreignNameArb, portArb).map(([name, port]) => name + port),
+      )
       .map((value) => ({ kind: 'foreign' as const, value })),
   },
   {
-    weight: 1,
+    weight: 2,
     arbitrary: fc
-      .domain()
-      .filter((name) => name.toLowerCase() !== 'localhost')
-      .map((value) => ({ kind: 'foreign' as const, value })),
-  },
-  {
-    weight: 1,
-    arbitrary: fc
-      .ipV4()
-      .filter((ip) => !ip.startsWith('127.'))
-      .map((value) => ({ kind: 'foreign' as const, value })),
+      .oneof(
+        fc.constantFrom(...MALFORMED_HOSTS),
+        // A well-formed Host, loopback or not, with something after it.
+        fc
+          .tuple(
+            fc.oneof(fc.constantFrom(...LOOPBACK_NAMES), foreignNameArb),
+            portArb,
+            fc.constantFrom(...BREAKERS),
+            fc.constantFrom('', 'evil.com', 'x80'),
+          )
+          .map(([name, port, breaker, rest]) => name + port + breaker + rest),
+        // A port past 65535, or of more than five digits.
+        fc
+          .tuple(
+            fc.constantFrom(...LOOPBACK_NAMES),
+            fc.oneof(
+              fc.integer({ min: 65_536, max: 99_999 }).map(String),
+              fc.integer({ min: 100_000, max: 2 ** 31 }).map(String),
+              fc
+                .integer({ min: 0, max: 65_535 })
+                .map((port) => `0${String(port).padStart(5, '0')}`),
+            ),
+          )
+          .map(([name, port]) => `${name}:${port}`),
+      )
+      .map((value) => ({ kind: 'malformed' as const, value })),
   },
   { weight: 1, arbitrary: fc.constant({ kind: 'missing' as const }) },
 );
@@ -475,26 +575,29 @@ describe('daemon API fuzz: headers (property)', function () {
   beforeEach(() => watch.start());
   afterEach(() => watch.stop());
 
-  it('Host (403 for any non-loopback name), Authorization, extra headers, body framing', async () => {
+  it('Host (400 malformed or repeated, 403 non-loopback), Authorization (400 repeated), extra headers, body framing', async () => {
     const port = new URL(daemon.url).port;
     await fc.assert(
       fc.asyncProperty(caseArb, async (item) => {
         const faults: Fault[] = [];
         const headers: [string, string][] = [];
-        // Host: Node keeps the first of repeated Host headers.
+        // Host: a repeated one is refused whatever its values (SPEC section 2), on any route.
         const hosts = [item.host, ...(item.secondHost ? [item.secondHost] : [])].filter(
           (host): host is Exclude<HostCase, { kind: 'missing' }> => host.kind !== 'missing',
         );
         for (const host of hosts) {
-          headers.push(['Host', host.value.replace(PORT, port)]);
+          headers.push(['Host', host.value.replaceAll(PORT, port)]);
         }
         const [firstHost] = hosts;
         let either400 = false;
+        if (hosts.length > 1) faults.push(fault('headers', 'InvalidRequest', 'Host'));
         if (firstHost === undefined) {
           // HTTP/1.1 requires Host: a JSON 400 or, as HTTP/1.0, no guard to pass.
           if (item.version === 'HTTP/1.1') either400 = true;
+        } else if (firstHost.kind === 'malformed') {
+          faults.push(fault('headers', 'InvalidRequest', 'Host'));
         } else if (firstHost.kind === 'foreign') faults.push(fault('host', 'Forbidden'));
-        if (hosts.length > 1) either400 = true; // RFC 9112: a server may refuse two Hosts
+        // Authorization: a repeated one is refused before the token is looked at, on any route.
         const auths = [item.auth, ...(item.secondAuth ? [item.secondAuth] : [])].filter(
           (auth): auth is Exclude<AuthCase, { kind: 'missing' }> => auth.kind !== 'missing',
         );
@@ -502,6 +605,7 @@ describe('daemon API fuzz: headers (property)', function () {
           headers.push(['Authorization', auth.value]);
         }
         const [firstAuth] = auths;
+        if (auths.length > 1) faults.push(fault('headers', 'InvalidRequest', 'Authorization'));
         if (firstAuth === undefined || firstAuth.kind === 'wrong') {
           faults.push(fault('auth', 'Unauthorized'));
         }
