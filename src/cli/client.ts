@@ -2,7 +2,7 @@
  * Commands that read a configuration without running the daemon: `credcache get` (asks the
  * running daemon for a target, for `credential_process`) and `credcache check-config`.
  */
-import { defaultTokenFile, readTokenFile } from '../daemon/auth.js';
+import { defaultTokenFile, readTokenFile } from '../daemon/http/auth.js';
 import { type Config, defaultDuration, loadConfig } from '../config/config.js';
 import { targetKey } from '../daemon/targets.js';
 

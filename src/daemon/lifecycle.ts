@@ -15,8 +15,8 @@ import { Server as NetServer } from 'node:net';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/config.js';
 import { listen, serverUrl } from '../net/address.js';
-import { ApiError } from './errors.js';
-import { type Front, onClientError } from './http.js';
+import { ApiError } from './http/errors.js';
+import { type Front, onClientError } from './http/front.js';
 import type { Logger } from './logger.js';
 
 /**

@@ -8,8 +8,8 @@ import { type Clock, systemClock } from '../clock.js';
 import { type Config, acceptedHosts } from '../config/config.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { type CredentialEngine, createCredentialEngine } from '../refresh/engine.js';
-import { TokenAuth } from './auth.js';
-import { createFront } from './http.js';
+import { TokenAuth } from './http/auth.js';
+import { createFront } from './http/front.js';
 import { openListeners } from './lifecycle.js';
 import { type Logger, createLogger } from './logger.js';
 import {
@@ -20,8 +20,8 @@ import {
   watchState,
 } from './observers.js';
 import { Readiness } from './readiness.js';
-import { requestRules } from './requests.js';
-import { buildRoutes } from './routes.js';
+import { requestRules } from './http/requests.js';
+import { buildRoutes } from './http/routes.js';
 import { Targets } from './targets.js';
 import { type LocalUpstream, createUpstream } from './upstream.js';
 

@@ -11,7 +11,7 @@ import type { createMetrics } from '../metrics/metrics.js';
 import { isLoopbackHost } from '../net/loopback.js';
 import type { UpstreamCall } from '../providers/instrumented.js';
 import type { CredentialEngine, CredentialEngineOptions } from '../refresh/engine.js';
-import type { AuthMode } from './auth.js';
+import type { AuthMode } from './http/auth.js';
 import type { Logger } from './logger.js';
 import type { Readiness } from './readiness.js';
 import type { Targets } from './targets.js';

@@ -14,7 +14,7 @@ import {
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TokenAuth, defaultTokenFile, presentedToken } from '../../src/daemon/auth.js';
+import { TokenAuth, defaultTokenFile, presentedToken } from '../../src/daemon/http/auth.js';
 import { ManualClock } from '../../src/clock.js';
 
 async function tempDir(): Promise<string> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { CacheEntry } from '../../src/cache/credential-cache.js';
 import { tableKey } from '../../src/cache/key.js';
-import { Renderings } from '../../src/daemon/render.js';
+import { Renderings } from '../../src/daemon/http/render.js';
 
 const key = tableKey({
   tableArn: 'arn:aws:glue:us-east-1:123456789012:table/sales/orders',

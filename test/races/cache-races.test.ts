@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { CredentialCache } from '../../src/cache/credential-cache.js';
 import { ManualClock } from '../../src/clock.js';
-import { toApiError } from '../../src/daemon/errors.js';
+import { toApiError } from '../../src/daemon/http/errors.js';
 import { UpstreamBudget } from '../../src/refresh/budget.js';
 import { budgetedFetcher } from '../../src/refresh/upstream-load.js';
 import { HeldUpstream, MINUTE, settle, table } from './helpers.js';

@@ -6,10 +6,10 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { Registry } from 'prom-client';
-import type { CredentialCache, Lookup } from '../cache/credential-cache.js';
-import type { CredentialKey } from '../cache/key.js';
+import type { CredentialCache, Lookup } from '../../cache/credential-cache.js';
+import type { CredentialKey } from '../../cache/key.js';
 import { ApiError } from './errors.js';
-import type { Readiness } from './readiness.js';
+import type { Readiness } from '../readiness.js';
 import { type Format, Renderings } from './render.js';
 import { type Reply, reply } from './reply.js';
 import {
@@ -20,7 +20,7 @@ import {
   tableKeyFromBody,
   tableKeyFromQuery,
 } from './requests.js';
-import type { Targets } from './targets.js';
+import type { Targets } from '../targets.js';
 
 export interface RequestContext {
   /** The query string, without `?` (empty when none). */

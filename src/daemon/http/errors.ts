@@ -3,10 +3,10 @@
  * message naming what was wrong, whether retrying can help, and `Retry-After` when it can.
  * Messages never carry a secret: they name fields, AWS error names and request ids.
  */
-import { NegativeCacheHit } from '../cache/credential-cache.js';
-import { LoadCancelled } from '../cache/fetcher.js';
-import { UpstreamError, type UpstreamErrorKind } from '../providers/errors.js';
-import { BudgetExceeded } from '../refresh/budget.js';
+import { NegativeCacheHit } from '../../cache/credential-cache.js';
+import { LoadCancelled } from '../../cache/fetcher.js';
+import { UpstreamError, type UpstreamErrorKind } from '../../providers/errors.js';
+import { BudgetExceeded } from '../../refresh/budget.js';
 
 export type ApiErrorCode =
   | 'InvalidRequest'

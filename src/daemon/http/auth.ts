@@ -20,7 +20,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../../clock.js';
 
 /** How often the token file is checked for a change while requests arrive. */
 export const TOKEN_FILE_CHECK_MS = 1_000;

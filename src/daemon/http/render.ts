@@ -11,8 +11,8 @@
  * every answer with the same result and length. A miss renders without keeping anything: an
  * entry asked for once costs no rendering memory.
  */
-import type { CacheEntry, CacheResult } from '../cache/credential-cache.js';
-import type { DatabaseCredentials, S3Credentials } from '../providers/types.js';
+import type { CacheEntry, CacheResult } from '../../cache/credential-cache.js';
+import type { DatabaseCredentials, S3Credentials } from '../../providers/types.js';
 import { type Reply, reply } from './reply.js';
 
 /**

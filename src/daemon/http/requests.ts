@@ -11,7 +11,7 @@ import {
   partitionKey,
   redshiftKey,
   tableKey,
-} from '../cache/key.js';
+} from '../../cache/key.js';
 import {
   LAKE_FORMATION_DURATION,
   LAKE_FORMATION_PERMISSIONS,
@@ -22,10 +22,10 @@ import {
   isCustomDomainName,
   isGlueTableArn,
   isWorkgroupName,
-} from '../providers/rules.js';
-import type { Source } from '../providers/types.js';
-import { type AllowList, type Resource, allowList } from '../config/allow-list.js';
-import { type Config, defaultDuration } from '../config/config.js';
+} from '../../providers/rules.js';
+import type { Source } from '../../providers/types.js';
+import { type AllowList, type Resource, allowList } from '../../config/allow-list.js';
+import { type Config, defaultDuration } from '../../config/config.js';
 import { ApiError, invalid } from './errors.js';
 
 export interface RequestRules {

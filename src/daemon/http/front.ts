@@ -14,13 +14,13 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Express, NextFunction, Request, Response } from 'express';
-import { LoadCancelled } from '../cache/fetcher.js';
-import type { Clock } from '../clock.js';
-import type { Metrics, RouteMetrics } from '../metrics/metrics.js';
-import { hostOfHeader, isLoopbackHost } from '../net/loopback.js';
+import { LoadCancelled } from '../../cache/fetcher.js';
+import type { Clock } from '../../clock.js';
+import type { Metrics, RouteMetrics } from '../../metrics/metrics.js';
+import { hostOfHeader, isLoopbackHost } from '../../net/loopback.js';
 import type { TokenAuth } from './auth.js';
 import { ApiError, errorBody, errorHeaders, invalid, toApiError } from './errors.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 import { type Reply, reply } from './reply.js';
 import { type Method, type RequestContext, type Route, routeMatcher } from './routes.js';
 
