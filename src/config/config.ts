@@ -9,7 +9,7 @@ import { YAMLParseError, parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { type ListenAddress, parseListen } from '../net/address.js';
 import { isLoopbackHost } from '../net/loopback.js';
-import { REDSHIFT_DURATION } from '../providers/rules.js';
+import { FIELD_RULES } from '../providers/rules.js';
 import type { Source } from '../providers/types.js';
 import { refreshCapacity } from '../refresh/capacity.js';
 import { allowList, targetResource } from './allow-list.js';
@@ -205,7 +205,7 @@ export async function loadConfig(
 /** The effective duration of a target (or request) of `source` without one. */
 export function defaultDuration(config: Pick<Config, 'upstream'>, source: Source): number {
   return source === 'redshift_serverless'
-    ? Math.min(config.upstream.durationSeconds, REDSHIFT_DURATION.max)
+    ? Math.min(config.upstream.durationSeconds, FIELD_RULES.redshiftDuration.range.max)
     : config.upstream.durationSeconds;
 }
 

@@ -4,17 +4,7 @@
  * checked after it, in `config.ts`; the `CREDCACHE_*` overlay is `environment.ts`.
  */
 import { z } from 'zod';
-import {
-  LAKE_FORMATION_DURATION,
-  LAKE_FORMATION_PERMISSIONS,
-  PARTITION_VALUES,
-  PERMISSION_TYPES,
-  REDSHIFT_DURATION,
-  dbNameProblem,
-  isCustomDomainName,
-  isGlueTableArn,
-  isWorkgroupName,
-} from '../providers/rules.js';
+import { FIELD_RULES, type Problem } from '../providers/rules.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9911';
 export const DEFAULT_DURATION_SECONDS = 3600;
@@ -36,22 +26,42 @@ const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
 
 const text = (what = 'a string') => z.string({ error: `must be ${what}` });
 
-const tableArn = text('a Glue table ARN').refine(isGlueTableArn, {
-  error: 'not a Glue table ARN (arn:<partition>:glue:<region>:<account>:table/<database>/<table>)',
-});
+/**
+ * A request field's rule (`FIELD_RULES`) as a zod check: its problem, word for word, at the
+ * field's path (or at `path` under it, for a rule over several fields).
+ */
+function rule<T>(problem: Problem<T>, path?: PropertyKey[]) {
+  return (ctx: z.core.ParsePayload<T>): void => {
+    const message = problem(ctx.value);
+    if (message !== undefined) {
+      // A new path each time: zod prefixes an issue's path in place as it bubbles up.
+      ctx.issues.push({
+        code: 'custom',
+        message,
+        input: ctx.value,
+        ...(path && { path: [...path] }),
+      });
+    }
+  };
+}
+
+const tableArn = text('a Glue table ARN').check(rule(FIELD_RULES.tableArn.problem));
 
 const permissions = z
-  .array(z.enum(LAKE_FORMATION_PERMISSIONS, { error: 'not a Lake Formation permission' }), {
+  .array(text('a Lake Formation permission').check(rule(FIELD_RULES.permission.problem)), {
     error: 'must be a list of permissions',
   })
   .default([]);
 
 const permissionTypes = z
-  .array(z.enum(PERMISSION_TYPES, { error: 'not a supported permission type' }), {
+  .array(text('a permission type').check(rule(FIELD_RULES.permissionType.problem)), {
     error: 'must be a list of permission types',
   })
   .min(1, 'must name at least one permission type')
   .default(['COLUMN_PERMISSION']);
+
+const duration = (range: { problem: Problem<number> }) =>
+  z.number({ error: 'must be a number of seconds' }).check(rule(range.problem));
 
 const targetName = text('a target name').regex(TARGET_NAME, 'must match [a-z0-9-]{1,63}');
 
@@ -61,50 +71,26 @@ const tableTarget = z.strictObject({
   tableArn,
   permissions,
   supportedPermissionTypes: permissionTypes,
-  durationSeconds: seconds(LAKE_FORMATION_DURATION.min, LAKE_FORMATION_DURATION.max).optional(),
+  durationSeconds: duration(FIELD_RULES.lakeFormationDuration).optional(),
 });
 
 const partitionTarget = tableTarget.extend({
   source: z.literal('lakeformation_partition'),
   values: z
-    .array(
-      text('a partition value').max(
-        PARTITION_VALUES.maxLength,
-        `must be at most ${PARTITION_VALUES.maxLength} characters`,
-      ),
-      { error: 'must be a list of partition values' },
-    )
-    .min(PARTITION_VALUES.minCount, 'must hold at least one partition value')
-    .max(PARTITION_VALUES.maxCount, `must hold at most ${PARTITION_VALUES.maxCount} values`),
+    .array(text('a partition value'), { error: 'must be a list of partition values' })
+    .check(rule(FIELD_RULES.partitionValues.problem)),
 });
 
 const redshiftTarget = z
   .strictObject({
     name: targetName,
     source: z.literal('redshift_serverless'),
-    workgroupName: text()
-      .refine(isWorkgroupName, { error: '3 to 64 characters of a-z, 0-9 and -' })
-      .optional(),
-    customDomainName: text().refine(isCustomDomainName, { error: 'not a domain name' }).optional(),
-    dbName: text()
-      .check((ctx) => {
-        const problem = dbNameProblem(ctx.value);
-        if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
-      })
-      .optional(),
-    durationSeconds: seconds(REDSHIFT_DURATION.min, REDSHIFT_DURATION.max).optional(),
+    workgroupName: text().check(rule(FIELD_RULES.workgroupName.problem)).optional(),
+    customDomainName: text().check(rule(FIELD_RULES.customDomainName.problem)).optional(),
+    dbName: text().check(rule(FIELD_RULES.dbName.problem)).optional(),
+    durationSeconds: duration(FIELD_RULES.redshiftDuration).optional(),
   })
-  .check((ctx) => {
-    const { workgroupName, customDomainName } = ctx.value;
-    if ((workgroupName === undefined) === (customDomainName === undefined)) {
-      ctx.issues.push({
-        code: 'custom',
-        message: 'exactly one of workgroupName and customDomainName is required',
-        path: ['workgroupName'],
-        input: ctx.value,
-      });
-    }
-  });
+  .check(rule(FIELD_RULES.redshiftName.problem, ['workgroupName']));
 
 const target = z.discriminatedUnion('source', [tableTarget, partitionTarget, redshiftTarget], {
   error: 'must be lakeformation_table, lakeformation_partition or redshift_serverless',
@@ -175,7 +161,7 @@ export const schema = z.strictObject({
         .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region')
         .optional(),
       auditContext: text().max(2048, 'must be at most 2048 characters').default('credcache'),
-      durationSeconds: seconds(LAKE_FORMATION_DURATION.min, LAKE_FORMATION_DURATION.max).default(
+      durationSeconds: duration(FIELD_RULES.lakeFormationDuration).default(
         DEFAULT_DURATION_SECONDS,
       ),
       lakeFormationEndpoint: httpUrl.optional(),

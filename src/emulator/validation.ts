@@ -3,22 +3,18 @@
  * services use: Lake Formation answers `InvalidInputException`, Redshift Serverless
  * `ValidationException`. A body that is not a JSON object of the right member types is a
  * `SerializationException` for the awsJson1_1 service, an `InvalidInputException` for the
- * restJson1 one.
+ * restJson1 one. The predicates and limits are credcache's one table (`FIELD_RULES`); the
+ * wording here is AWS's.
  */
-import {
-  CUSTOM_DOMAIN_NAME_RULE,
-  LAKE_FORMATION_DURATION,
-  LAKE_FORMATION_PERMISSIONS,
-  PARTITION_VALUES,
-  PERMISSION_TYPES,
-  REDSHIFT_DURATION,
-  WORKGROUP_NAME_RULE,
-  dbNameProblem,
-  isCustomDomainName,
-  isGlueTableArn,
-  isWorkgroupName,
-} from '../providers/rules.js';
+import { FIELD_RULES } from '../providers/rules.js';
 import { EmulatorError } from './errors.js';
+
+const PARTITION_VALUES = FIELD_RULES.partitionValues.limits;
+
+/** The constraint texts of the Redshift Serverless model. */
+const { workgroupName: WORKGROUP_NAME, customDomainName: CUSTOM_DOMAIN_NAME } = FIELD_RULES;
+const WORKGROUP_NAME_CONSTRAINT = `have length between ${WORKGROUP_NAME.length.min} and ${WORKGROUP_NAME.length.max} and satisfy regular expression pattern: ^[a-z0-9-]+$`;
+const CUSTOM_DOMAIN_NAME_CONSTRAINT = `have length between ${CUSTOM_DOMAIN_NAME.length.min} and ${CUSTOM_DOMAIN_NAME.length.max} and be a valid domain name`;
 
 export interface TableCredentialsInput {
   TableArn: string;
@@ -153,14 +149,14 @@ export function validateTableCredentials(body: Json): TableCredentialsInput {
   const m = new Members(body, E);
   const TableArn = m.string('TableArn');
   if (TableArn === undefined) throw new EmulatorError(E, 'TableArn is required');
-  if (!isGlueTableArn(TableArn)) {
+  if (!FIELD_RULES.tableArn.valid(TableArn)) {
     throw new EmulatorError(
       E,
       `Invalid TableArn '${TableArn.slice(0, 200)}': expected arn:<partition>:glue:<region>:<account-id>:table/<database>/<table>`,
     );
   }
   const Permissions = m.strings('Permissions') ?? [];
-  checkEnumList(E, 'permissions', Permissions, LAKE_FORMATION_PERMISSIONS);
+  checkEnumList(E, 'permissions', Permissions, FIELD_RULES.permission.allowed);
   const SupportedPermissionTypes = m.strings('SupportedPermissionTypes') ?? ['COLUMN_PERMISSION'];
   if (SupportedPermissionTypes.length < 1 || SupportedPermissionTypes.length > 255) {
     throw constraint(
@@ -170,9 +166,14 @@ export function validateTableCredentials(body: Json): TableCredentialsInput {
       'Member must have length between 1 and 255',
     );
   }
-  checkEnumList(E, 'supportedPermissionTypes', SupportedPermissionTypes, PERMISSION_TYPES);
+  checkEnumList(
+    E,
+    'supportedPermissionTypes',
+    SupportedPermissionTypes,
+    FIELD_RULES.permissionType.allowed,
+  );
   const DurationSeconds = m.integer('DurationSeconds');
-  checkDuration(E, 'durationSeconds', DurationSeconds, LAKE_FORMATION_DURATION);
+  checkDuration(E, 'durationSeconds', DurationSeconds, FIELD_RULES.lakeFormationDuration.range);
   const AdditionalAuditContext = m.object('AuditContext')?.string('AdditionalAuditContext');
   if (AdditionalAuditContext !== undefined && AdditionalAuditContext.length > 2048) {
     throw constraint(
@@ -239,20 +240,20 @@ export function validateRedshiftCredentials(body: Json): RedshiftCredentialsInpu
   if (workgroupName !== undefined && customDomainName !== undefined) {
     throw new EmulatorError(E, 'You can provide only one of workgroupName and customDomainName');
   }
-  if (workgroupName !== undefined && !isWorkgroupName(workgroupName)) {
-    throw constraint(E, 'workgroupName', workgroupName, `Member must ${WORKGROUP_NAME_RULE}`);
+  if (workgroupName !== undefined && !FIELD_RULES.workgroupName.valid(workgroupName)) {
+    throw constraint(E, 'workgroupName', workgroupName, `Member must ${WORKGROUP_NAME_CONSTRAINT}`);
   }
-  if (customDomainName !== undefined && !isCustomDomainName(customDomainName)) {
+  if (customDomainName !== undefined && !FIELD_RULES.customDomainName.valid(customDomainName)) {
     throw constraint(
       E,
       'customDomainName',
       customDomainName,
-      `Member must ${CUSTOM_DOMAIN_NAME_RULE}`,
+      `Member must ${CUSTOM_DOMAIN_NAME_CONSTRAINT}`,
     );
   }
-  const dbNameFault = dbName === undefined ? undefined : dbNameProblem(dbName);
+  const dbNameFault = dbName === undefined ? undefined : FIELD_RULES.dbName.problem(dbName);
   if (dbNameFault !== undefined) throw new EmulatorError(E, `dbName ${dbNameFault}`);
-  checkDuration(E, 'durationSeconds', durationSeconds, REDSHIFT_DURATION);
+  checkDuration(E, 'durationSeconds', durationSeconds, FIELD_RULES.redshiftDuration.range);
   return {
     ...(workgroupName !== undefined && { workgroupName }),
     ...(customDomainName !== undefined && { customDomainName }),

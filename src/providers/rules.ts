@@ -1,8 +1,9 @@
 /**
  * What AWS accepts as input to the three credential operations (SPEC section 1): the
- * permission enums, duration ranges and name rules of the service models and documentation.
- * The emulator enforces them with the services' error names; the daemon checks a client's
- * request against them before any upstream call.
+ * permission enums, duration ranges and name rules of the service models and documentation,
+ * gathered in `FIELD_RULES`, one entry a request field. The configuration's schema and the
+ * daemon's requests word a broken rule the same way (the entry's `problem`); the emulator
+ * enforces the same predicates and limits with the services' own error names and wording.
  */
 
 export const LAKE_FORMATION_PERMISSIONS = [
@@ -32,9 +33,9 @@ export const PERMISSION_TYPES = [
 ] as const;
 
 /** DurationSeconds bounds of the Lake Formation credential calls (SPEC section 1). */
-export const LAKE_FORMATION_DURATION = { min: 900, max: 21600 } as const;
+const LAKE_FORMATION_DURATION = { min: 900, max: 21600 } as const;
 /** durationSeconds bounds of Redshift Serverless GetCredentials. */
-export const REDSHIFT_DURATION = { min: 900, max: 3600 } as const;
+const REDSHIFT_DURATION = { min: 900, max: 3600 } as const;
 
 /**
  * Amazon Redshift reserved words (Database Developer Guide, "Reserved words"); GetCredentials
@@ -59,37 +60,127 @@ const REDSHIFT_RESERVED_WORDS = new Set(
 /** `arn:<partition>:glue:<region>:<account>:table/<database>/<table>` */
 const GLUE_TABLE_ARN =
   /^arn:aws(?:-cn|-us-gov|-iso|-iso-b|-iso-e|-iso-f|-eusc)?:glue:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:table\/[^/\s]{1,255}\/[^/\s]{1,255}$/;
-const WORKGROUP_NAME = /^[a-z0-9-]{3,64}$/;
+/** workgroupName and customDomainName of Redshift Serverless GetCredentials. */
+const WORKGROUP_NAME_LENGTH = { min: 3, max: 64 } as const;
+const CUSTOM_DOMAIN_NAME_LENGTH = { min: 1, max: 253 } as const;
+const WORKGROUP_NAME = new RegExp(
+  `^[a-z0-9-]{${WORKGROUP_NAME_LENGTH.min},${WORKGROUP_NAME_LENGTH.max}}$`,
+);
 const CUSTOM_DOMAIN_NAME =
   /^(((?!-)[A-Za-z0-9-]{0,62}[A-Za-z0-9])\.)+((?!-)[A-Za-z0-9-]{1,62}[A-Za-z0-9])$/;
 const DB_NAME = /^[A-Za-z][A-Za-z0-9_+.@-]{0,63}$/;
 
 /** Partition.Values of GetTemporaryGluePartitionCredentials. */
-export const PARTITION_VALUES = { minCount: 1, maxCount: 100, maxLength: 1024 } as const;
+const PARTITION_VALUES = { minCount: 1, maxCount: 100, maxLength: 1024 } as const;
 
-export const GLUE_TABLE_ARN_RULE =
-  'be a Glue table ARN: arn:<partition>:glue:<region>:<account-id>:table/<database>/<table>';
-export const WORKGROUP_NAME_RULE =
-  'have length between 3 and 64 and satisfy regular expression pattern: ^[a-z0-9-]+$';
-export const CUSTOM_DOMAIN_NAME_RULE = 'have length between 1 and 253 and be a valid domain name';
+const LAKE_FORMATION_PERMISSION_SET: ReadonlySet<string> = new Set(LAKE_FORMATION_PERMISSIONS);
+const PERMISSION_TYPE_SET: ReadonlySet<string> = new Set(PERMISSION_TYPES);
 
-export function isGlueTableArn(value: string): boolean {
+function isGlueTableArn(value: string): boolean {
   return GLUE_TABLE_ARN.test(value);
 }
 
-export function isWorkgroupName(value: string): boolean {
+function isWorkgroupName(value: string): boolean {
   return WORKGROUP_NAME.test(value);
 }
 
-export function isCustomDomainName(value: string): boolean {
-  return value.length <= 253 && CUSTOM_DOMAIN_NAME.test(value);
+function isCustomDomainName(value: string): boolean {
+  return value.length <= CUSTOM_DOMAIN_NAME_LENGTH.max && CUSTOM_DOMAIN_NAME.test(value);
 }
 
-/** What is wrong with `dbName` as GetCredentials sees it (worded to follow "dbName "), if anything. */
-export function dbNameProblem(dbName: string): string | undefined {
-  if (!DB_NAME.test(dbName)) {
-    return 'must be 1 to 64 characters, start with a letter, and contain only letters, numbers, underscore, plus sign, period, at sign or hyphen';
-  }
-  if (REDSHIFT_RESERVED_WORDS.has(dbName.toUpperCase())) return `'${dbName}' is a reserved word`;
-  return undefined;
+/** What a rule says about a value: its problem, worded to follow "<field>: ", or `undefined`. */
+export type Problem<T> = (value: T) => string | undefined;
+
+function durationRule(range: { readonly min: number; readonly max: number }) {
+  const problem = `must be a whole number of seconds from ${range.min} to ${range.max}`;
+  return {
+    range,
+    problem: (seconds: number) =>
+      Number.isSafeInteger(seconds) && seconds >= range.min && seconds <= range.max
+        ? undefined
+        : problem,
+  };
 }
+
+function enumRule(allowed: readonly string[], set: ReadonlySet<string>, what: string) {
+  const problem = `not ${what} (${allowed.join(', ')})`;
+  return { allowed, problem: (value: string) => (set.has(value) ? undefined : problem) };
+}
+
+const PROBLEMS = {
+  tableArn:
+    'not a Glue table ARN (arn:<partition>:glue:<region>:<account>:table/<database>/<table>)',
+  partitionValueCount: `must hold from ${PARTITION_VALUES.minCount} to ${PARTITION_VALUES.maxCount} partition values`,
+  partitionValueLength: `a partition value is longer than ${PARTITION_VALUES.maxLength} characters`,
+  workgroupName: `must be ${WORKGROUP_NAME_LENGTH.min} to ${WORKGROUP_NAME_LENGTH.max} characters of a-z, 0-9 and -`,
+  customDomainName: 'not a domain name',
+  dbName:
+    'must be 1 to 64 characters, start with a letter, and contain only letters, numbers, underscore, plus sign, period, at sign or hyphen',
+  redshiftName: 'exactly one of workgroupName and customDomainName is required',
+} as const;
+
+/**
+ * The request fields' rules, as credcache words them: the configuration (`targets[]`), the
+ * daemon's requests (query and AWS-shaped body) and the emulator all read this one table. Each
+ * `problem` allocates nothing for a good value (requests check on the miss path) and is worded
+ * to follow "<field>: " (`tableArn: not a Glue table ARN (…)`). The predicates and limits beside
+ * it are what the emulator enforces under AWS's own error names and wording.
+ */
+export const FIELD_RULES = {
+  tableArn: {
+    valid: isGlueTableArn,
+    problem: (arn: string) => (isGlueTableArn(arn) ? undefined : PROBLEMS.tableArn),
+  },
+  /** One of `Permissions`. */
+  permission: enumRule(
+    LAKE_FORMATION_PERMISSIONS,
+    LAKE_FORMATION_PERMISSION_SET,
+    'a Lake Formation permission',
+  ),
+  /** One of `SupportedPermissionTypes`. */
+  permissionType: enumRule(PERMISSION_TYPES, PERMISSION_TYPE_SET, 'a supported permission type'),
+  lakeFormationDuration: durationRule(LAKE_FORMATION_DURATION),
+  redshiftDuration: durationRule(REDSHIFT_DURATION),
+  /** `Partition.Values`, in order: how many, and how long each. */
+  partitionValues: {
+    limits: PARTITION_VALUES,
+    problem: (values: readonly string[]): string | undefined => {
+      if (values.length < PARTITION_VALUES.minCount || values.length > PARTITION_VALUES.maxCount) {
+        return PROBLEMS.partitionValueCount;
+      }
+      for (const value of values) {
+        if (value.length > PARTITION_VALUES.maxLength) return PROBLEMS.partitionValueLength;
+      }
+      return undefined;
+    },
+  },
+  workgroupName: {
+    length: WORKGROUP_NAME_LENGTH,
+    valid: isWorkgroupName,
+    problem: (name: string) => (isWorkgroupName(name) ? undefined : PROBLEMS.workgroupName),
+  },
+  customDomainName: {
+    length: CUSTOM_DOMAIN_NAME_LENGTH,
+    valid: isCustomDomainName,
+    problem: (name: string) => (isCustomDomainName(name) ? undefined : PROBLEMS.customDomainName),
+  },
+  /** As GetCredentials takes it; the emulator answers this same text after "dbName ". */
+  dbName: {
+    problem: (dbName: string): string | undefined => {
+      if (!DB_NAME.test(dbName)) return PROBLEMS.dbName;
+      if (REDSHIFT_RESERVED_WORDS.has(dbName.toUpperCase()))
+        return `'${dbName}' is a reserved word`;
+      return undefined;
+    },
+  },
+  /** Exactly one of `workgroupName` and `customDomainName` (named at `workgroupName`). */
+  redshiftName: {
+    problem: (names: {
+      readonly workgroupName?: string | undefined;
+      readonly customDomainName?: string | undefined;
+    }) =>
+      (names.workgroupName === undefined) === (names.customDomainName === undefined)
+        ? PROBLEMS.redshiftName
+        : undefined,
+  },
+} as const;

@@ -168,13 +168,13 @@ describe('daemon HTTP API', function () {
       [
         'a malformed ARN',
         `${TABLE}?tableArn=arn:aws:s3:::bucket`,
-        /^tableArn: .* is not a Glue table ARN/,
+        /^tableArn: not a Glue table ARN \(arn:<partition>:.*\); given "arn:aws:s3:::bucket"$/,
       ],
       ['a missing ARN', `${TABLE}?permissions=SELECT`, /^tableArn: required/],
       [
         'an unknown permission',
         `${TABLE}?tableArn=${arn}&permissions=READ`,
-        /^permissions: "READ" is not one of/,
+        /^permissions: not a Lake Formation permission \(ALL, SELECT, .*\); given "READ"$/,
       ],
       [
         'an empty list item',
@@ -217,7 +217,7 @@ describe('daemon HTTP API', function () {
       [
         'both Redshift names',
         `${REDSHIFT}?workgroupName=analytics&customDomainName=a.example.com`,
-        /^workgroupName: give exactly one/,
+        /^workgroupName: exactly one of workgroupName and customDomainName is required$/,
       ],
       [
         'a Redshift duration over 3600',

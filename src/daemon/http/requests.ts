@@ -12,20 +12,10 @@ import {
   redshiftKey,
   tableKey,
 } from '../../cache/key.js';
-import {
-  LAKE_FORMATION_DURATION,
-  LAKE_FORMATION_PERMISSIONS,
-  PARTITION_VALUES,
-  PERMISSION_TYPES,
-  REDSHIFT_DURATION,
-  dbNameProblem,
-  isCustomDomainName,
-  isGlueTableArn,
-  isWorkgroupName,
-} from '../../providers/rules.js';
-import type { Source } from '../../providers/types.js';
 import { type AllowList, type Resource, allowList } from '../../config/allow-list.js';
 import { type Config, defaultDuration } from '../../config/config.js';
+import { FIELD_RULES, type Problem } from '../../providers/rules.js';
+import type { Source } from '../../providers/types.js';
 import { ApiError, invalid } from './errors.js';
 
 export interface RequestRules {
@@ -49,40 +39,22 @@ function shown(value: string): string {
   return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
 }
 
-function checkTableArn(field: string, value: string): string {
-  if (!isGlueTableArn(value)) {
-    throw invalid(
-      `${field}: ${shown(value)} is not a Glue table ARN (arn:<partition>:glue:<region>:<account>:table/<database>/<table>)`,
-    );
-  }
-  return value;
+/**
+ * `value` checked against a field's rule (`FIELD_RULES`), with the rule's own words; a string
+ * the client chose is shown after them (`tableArn: not a Glue table ARN (…); given "…"`).
+ */
+function check<T>(field: string, value: T, problem: Problem<T>): T {
+  const message = problem(value);
+  if (message === undefined) return value;
+  throw invalid(
+    typeof value === 'string'
+      ? `${field}: ${message}; given ${shown(value)}`
+      : `${field}: ${message}`,
+  );
 }
 
-function checkEnum(field: string, values: readonly string[], allowed: readonly string[]): string[] {
-  for (const value of values) {
-    if (!allowed.includes(value)) {
-      throw invalid(`${field}: ${shown(value)} is not one of ${allowed.join(', ')}`);
-    }
-  }
-  return [...values];
-}
-
-function checkDuration(field: string, value: number, range: { min: number; max: number }): number {
-  if (!Number.isSafeInteger(value) || value < range.min || value > range.max) {
-    throw invalid(`${field}: must be a whole number of seconds from ${range.min} to ${range.max}`);
-  }
-  return value;
-}
-
-function checkPartitionValues(field: string, values: readonly string[]): string[] {
-  if (values.length < PARTITION_VALUES.minCount || values.length > PARTITION_VALUES.maxCount) {
-    throw invalid(
-      `${field}: give from ${PARTITION_VALUES.minCount} to ${PARTITION_VALUES.maxCount} partition values`,
-    );
-  }
-  if (values.some((value) => value.length > PARTITION_VALUES.maxLength)) {
-    throw invalid(`${field}: a partition value is longer than ${PARTITION_VALUES.maxLength}`);
-  }
+function checkEach(field: string, values: readonly string[], problem: Problem<string>): string[] {
+  for (const value of values) check(field, value, problem);
   return [...values];
 }
 
@@ -107,24 +79,24 @@ function checkTableRequest(
   rules: RequestRules,
   source: Source,
 ) {
-  const tableArn = checkTableArn(name('tableArn'), fields.tableArn);
+  const tableArn = check(name('tableArn'), fields.tableArn, FIELD_RULES.tableArn.problem);
   checkAllowed(rules, { kind: 'table', tableArn }, name('tableArn'));
   return {
     tableArn,
-    permissions: checkEnum(
+    permissions: checkEach(
       name('permissions'),
       fields.permissions ?? [],
-      LAKE_FORMATION_PERMISSIONS,
+      FIELD_RULES.permission.problem,
     ),
-    supportedPermissionTypes: checkEnum(
+    supportedPermissionTypes: checkEach(
       name('supportedPermissionTypes'),
       fields.supportedPermissionTypes ?? DEFAULT_PERMISSION_TYPES,
-      PERMISSION_TYPES,
+      FIELD_RULES.permissionType.problem,
     ),
-    durationSeconds: checkDuration(
+    durationSeconds: check(
       name('durationSeconds'),
       fields.durationSeconds ?? rules.defaultDurationSeconds(source),
-      LAKE_FORMATION_DURATION,
+      FIELD_RULES.lakeFormationDuration.problem,
     ),
   };
 }
@@ -207,7 +179,8 @@ export function partitionKeyFromQuery(params: URLSearchParams, rules: RequestRul
   const table = tableRequestFromQuery(query, rules, 'lakeformation_partition');
   const values = query.repeated('values');
   if (values === undefined) throw invalid('values: required (repeat it once per partition value)');
-  return partitionKey({ ...table, partitionValues: checkPartitionValues('values', values) });
+  check('values', values, FIELD_RULES.partitionValues.problem);
+  return partitionKey({ ...table, partitionValues: [...values] });
 }
 
 export function redshiftKeyFromQuery(params: URLSearchParams, rules: RequestRules): RedshiftKey {
@@ -238,35 +211,28 @@ function redshiftKeyFrom(
   rules: RequestRules,
 ): RedshiftKey {
   const { workgroupName, customDomainName, dbName } = request;
-  if ((workgroupName === undefined) === (customDomainName === undefined)) {
-    throw invalid('workgroupName: give exactly one of workgroupName and customDomainName');
-  }
+  check('workgroupName', request, FIELD_RULES.redshiftName.problem);
   if (workgroupName !== undefined) {
-    if (!isWorkgroupName(workgroupName)) {
-      throw invalid(
-        `workgroupName: ${shown(workgroupName)} must be 3 to 64 characters of a-z, 0-9 and -`,
-      );
-    }
+    check('workgroupName', workgroupName, FIELD_RULES.workgroupName.problem);
     checkAllowed(rules, { kind: 'workgroup', name: workgroupName }, 'workgroupName');
   }
   if (customDomainName !== undefined) {
-    if (!isCustomDomainName(customDomainName)) {
-      throw invalid(`customDomainName: ${shown(customDomainName)} is not a domain name`);
-    }
+    check('customDomainName', customDomainName, FIELD_RULES.customDomainName.problem);
     checkAllowed(rules, { kind: 'customDomain', name: customDomainName }, 'customDomainName');
   }
   if (dbName !== undefined) {
-    const problem = dbNameProblem(dbName);
-    if (problem) throw invalid(`dbName: ${problem}`);
+    // The rule's text names a reserved word itself; a name of 65 characters is not echoed.
+    const problem = FIELD_RULES.dbName.problem(dbName);
+    if (problem !== undefined) throw invalid(`dbName: ${problem}`);
   }
   return redshiftKey({
     ...(workgroupName !== undefined && { workgroupName }),
     ...(customDomainName !== undefined && { customDomainName }),
     ...(dbName !== undefined && { dbName }),
-    durationSeconds: checkDuration(
+    durationSeconds: check(
       'durationSeconds',
       request.durationSeconds ?? rules.defaultDurationSeconds('redshift_serverless'),
-      REDSHIFT_DURATION,
+      FIELD_RULES.redshiftDuration.problem,
     ),
   });
 }
@@ -384,8 +350,6 @@ export function partitionKeyFromBody(json: unknown, rules: RequestRules): Partit
   const table = tableRequestFromBody(body, rules, 'lakeformation_partition');
   const values = body.object('Partition', ['Values'])?.strings('Values');
   if (values === undefined) throw invalid('Partition.Values: required');
-  return partitionKey({
-    ...table,
-    partitionValues: checkPartitionValues('Partition.Values', values),
-  });
+  check('Partition.Values', values, FIELD_RULES.partitionValues.problem);
+  return partitionKey({ ...table, partitionValues: [...values] });
 }
