@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { allowList } from '../../src/config/allow-list.js';
 import { ConfigError, buildConfig } from '../../src/config/config.js';
-import { ApiError } from '../../src/daemon/errors.js';
+import { ApiError } from '../../src/daemon/http/errors.js';
 import {
   type RequestRules,
   partitionKeyFromBody,
@@ -15,7 +15,7 @@ import {
   redshiftKeyFromQuery,
   tableKeyFromBody,
   tableKeyFromQuery,
-} from '../../src/daemon/requests.js';
+} from '../../src/daemon/http/requests.js';
 import { EmulatorError } from '../../src/emulator/errors.js';
 import {
   validatePartitionCredentials,
