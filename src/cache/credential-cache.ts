@@ -460,6 +460,16 @@ export class CredentialCache {
     return removed;
   }
 
+  /**
+   * Drops every refresh no client waits on, queued or running (shutdown has begun: nobody will
+   * use its result). Client misses, and refreshes a client has joined, go on.
+   */
+  abortRefreshes(reason: string): void {
+    for (const flight of [...this.#flights.values()]) {
+      if (flight.byRefresh && flight.clients === 0) this.#cancel(flight, reason);
+    }
+  }
+
   /** Drops every load under way (the engine is stopping); entries stay readable. */
   abortAll(reason: string): void {
     for (const flight of [...this.#flights.values()]) this.#cancel(flight, reason);

@@ -85,10 +85,14 @@ export function buildProgram(io: CliIo = defaultIo): Command {
           : undefined;
       const started = serve({ config, emulator });
       // A signal that arrives while starting is acted on once the daemon is up.
-      const stopped = stopOnSignal(async () => {
-        const running = await started.catch(() => undefined);
-        await running?.shutdown();
-      }, io.stderr);
+      const stopped = stopOnSignal(
+        async () => {
+          const running = await started.catch(() => undefined);
+          await running?.shutdown();
+        },
+        io.stderr,
+        config.shutdownGraceSeconds * 1000,
+      );
       const { daemon } = await started;
       const first = config.targets[0];
       if (first && daemon.auth.mode.kind === 'file') {

@@ -4,11 +4,14 @@
  * start that. The order of a shutdown is Go's `http.Server.Shutdown`'s (the EKS Pod Identity
  * Agent stops its credential server that way):
  * 1. the listener closes first: new connections are refused (ECONNREFUSED, which clients retry);
- * 2. every answer from then on carries `Connection: close`; `/readyz` answers 503;
+ * 2. every answer from then on carries `Connection: close`; `/readyz` answers 503; no background
+ *    refresh starts (client misses for requests already received go on);
  * 3. idle keep-alive connections are closed once their sockets have been read;
- * 4. at the grace deadline, requests still waiting for AWS are answered 504 `UpstreamTimeout`
- *    (retryable), then whatever is left is closed;
- * 5. then the engine and upstream stop (timers, queued and running calls).
+ * 4. at the answer deadline (`shutdownSchedule`, shortly before the grace period ends), requests
+ *    still waiting for AWS are answered 504 `UpstreamTimeout` (retryable) and every upstream call
+ *    still open is aborted; those answers get until the stop deadline to go out, then whatever
+ *    is left is closed;
+ * 5. the process exits before the grace period is over, whatever is still open (`stopOnSignal`).
  */
 import { type Server, createServer } from 'node:http';
 import { Server as NetServer } from 'node:net';
@@ -28,8 +31,25 @@ import type { Logger } from './logger.js';
  * idle keep-alive connection open.
  */
 const IDLE_LINGER_MS = 100;
-/** After answering what was left at the grace deadline, how long those answers get to go out. */
+/** After answering what was left at the answer deadline, how long those answers get to go out. */
 const FLUSH_MS = 250;
+/**
+ * Kept free at the end of the grace period for the process's own exit: the shutdown has logged
+ * `stopped` this long before the grace period ends, and the command line exits, whatever is
+ * still open, at the latest halfway into it.
+ */
+export const EXIT_RESERVE_MS = 100;
+
+/**
+ * When, in ms after shutdown begins, the steps of a shutdown with `graceMs` happen: requests
+ * still waiting are answered 504 and every upstream call is aborted at `answerBy`; those answers
+ * get until `stopBy` to go out, and `stopped` is logged by then; the rest of the grace period is
+ * the process's exit (`EXIT_RESERVE_MS`). All of it inside the grace period, never after it.
+ */
+export function shutdownSchedule(graceMs: number): { answerBy: number; stopBy: number } {
+  const stopBy = Math.max(0, graceMs - EXIT_RESERVE_MS);
+  return { answerBy: stopBy - Math.min(FLUSH_MS, stopBy / 4), stopBy };
+}
 
 /**
  * An HTTP server for `front` with the configured connection limits. Node would answer two
@@ -64,7 +84,7 @@ export interface Listeners {
   readonly probeUrl: string | undefined;
   /**
    * Drains and closes both listeners (steps 1 to 4 above): resolves once no connection is left,
-   * at the latest a little after `shutdownGraceSeconds`.
+   * at the latest at the stop deadline, `EXIT_RESERVE_MS` before the grace period ends.
    */
   close(): Promise<void>;
 }
@@ -80,8 +100,13 @@ export async function openListeners(options: {
   readonly logger: Logger;
   readonly front: Front;
   readonly probeFront: Front | undefined;
-  /** Told when the shutdown starts, before anything waits (readiness turns 503). */
+  /** Told when the shutdown starts, before anything waits (readiness turns 503, refreshes stop). */
   readonly onShutdown: () => void;
+  /**
+   * Told once no request waits any more: every request was answered, or the answer deadline came
+   * and what was left got its 504 (every upstream call still open is then to be aborted).
+   */
+  readonly onAnswered: () => void;
 }): Promise<Listeners> {
   const { config, clock, logger, front, probeFront } = options;
   const server = createListener(config, front);
@@ -97,7 +122,7 @@ export async function openListeners(options: {
   }
 
   const close = async () => {
-    const graceMs = config.shutdownGraceSeconds * 1000;
+    const schedule = shutdownSchedule(config.shutdownGraceSeconds * 1000);
     // net.Server's close, not http.Server's: that one also destroys every idle keep-alive
     // connection at once, under any request a client has just written on it.
     const closed = new Promise<void>((resolve) =>
@@ -119,30 +144,33 @@ export async function openListeners(options: {
           setImmediate(() => server.closeIdleConnections());
           sweep = clock.setTimeout(closeIdle, IDLE_LINGER_MS);
         },
-        Math.min(IDLE_LINGER_MS, graceMs),
+        Math.min(IDLE_LINGER_MS, schedule.answerBy),
       );
       const deadline = clock.setTimeout(() => {
         sweep.cancel();
         resolve(false);
-      }, graceMs);
+      }, schedule.answerBy);
       void closed.then(() => {
         sweep.cancel();
         deadline.cancel();
         resolve(true);
       });
     });
+    const answered = drained
+      ? 0
+      : front.abandon(
+          new ApiError(
+            'UpstreamTimeout',
+            `daemon shutting down: no answer within shutdownGraceSeconds (${config.shutdownGraceSeconds} s); retry`,
+            { retryable: true, retryAfterSeconds: 1 },
+          ),
+        );
+    options.onAnswered();
     if (!drained) {
-      const answered = front.abandon(
-        new ApiError(
-          'UpstreamTimeout',
-          `daemon shutting down: no answer within shutdownGraceSeconds (${config.shutdownGraceSeconds} s); retry`,
-          { retryable: true, retryAfterSeconds: 1 },
-        ),
-      );
       logger.warn({ inFlight: answered }, 'grace period over; answering requests in flight');
       // Those answers close their connections; whatever else is left is dropped.
       await new Promise<void>((resolve) => {
-        const flushed = clock.setTimeout(resolve, FLUSH_MS);
+        const flushed = clock.setTimeout(resolve, schedule.stopBy - schedule.answerBy);
         void closed.then(() => {
           flushed.cancel();
           resolve();
@@ -174,10 +202,17 @@ const EXIT_LINGER_MS = 500;
  * changes nothing (without a handler it would kill the process and reset every request still
  * being answered). SIGUSR1 is ignored: by default it opens Node's inspector on 127.0.0.1:9229,
  * where any local user could run code in the daemon and read its credentials.
+ *
+ * With `graceMs`, the process exits within it of the first signal, whatever is still open or
+ * still running (a daemon still starting, waiting on a hung upstream, is stopped too). The
+ * daemon's shutdown ends `EXIT_RESERVE_MS` before the grace period does; the process exits at
+ * the latest halfway into that reserve, which leaves the other half for the exit itself. The
+ * linger after a clean `stop` comes out of the grace period, not after it.
  */
 export function stopOnSignal(
   stop: () => Promise<void>,
   say: (line: string) => void,
+  graceMs?: number,
 ): Promise<void> {
   process.on('SIGUSR1', () => say('credcache: SIGUSR1 ignored (no inspector here)'));
   return new Promise((resolve, reject) => {
@@ -188,9 +223,25 @@ export function stopOnSignal(
         return;
       }
       stopping = true;
+      const exitBy =
+        graceMs === undefined
+          ? undefined
+          : performance.now() + Math.max(0, graceMs - EXIT_RESERVE_MS / 2);
+      const unfinished =
+        exitBy === undefined
+          ? undefined
+          : setTimeout(() => {
+              say('credcache: shutdownGraceSeconds is up; exiting with the shutdown unfinished');
+              process.exit(process.exitCode ?? 0);
+            }, exitBy - performance.now()).unref();
       stop().then(() => {
+        clearTimeout(unfinished);
         // Stopped: whatever is still open must not keep the process past this.
-        setTimeout(() => process.exit(), EXIT_LINGER_MS).unref();
+        const linger =
+          exitBy === undefined
+            ? EXIT_LINGER_MS
+            : Math.max(0, Math.min(EXIT_LINGER_MS, exitBy - performance.now()));
+        setTimeout(() => process.exit(), linger).unref();
         resolve();
       }, reject);
     };

@@ -10,10 +10,11 @@ import { createMetrics } from '../metrics/metrics.js';
 import { type CredentialEngine, createCredentialEngine } from '../refresh/engine.js';
 import { TokenAuth } from './http/auth.js';
 import { createFront } from './http/front.js';
-import { openListeners } from './lifecycle.js';
+import { type Listeners, openListeners } from './lifecycle.js';
 import { type Logger, createLogger } from './logger.js';
 import {
   engineObservers,
+  type WarmReport,
   logStartup,
   tokenReloadObserver,
   upstreamCallObserver,
@@ -34,17 +35,8 @@ export interface DaemonOptions {
   readonly upstream?: LocalUpstream | undefined;
 }
 
-export interface WarmReport {
-  readonly targets: number;
-  readonly warmed: number;
-  readonly ms: number;
-}
-
-export interface Daemon {
-  /** `http://host:port` the API answers on. */
-  readonly url: string;
-  /** `http://host:port` of the probe listener, when configured. */
-  readonly probeUrl: string | undefined;
+/** The running daemon: where it listens (`url`, `probeUrl`), its parts, and its shutdown. */
+export interface Daemon extends Pick<Listeners, 'url' | 'probeUrl'> {
   readonly auth: TokenAuth;
   readonly engine: CredentialEngine;
   readonly registry: Registry;
@@ -112,7 +104,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     logger,
     front,
     probeFront,
-    onShutdown: () => readiness.shutDown(),
+    onShutdown: () => {
+      readiness.shutDown();
+      engine.drain();
+    },
+    onAnswered: () => engine.stop(),
   }).catch((error: unknown) => {
     stopUpstream();
     throw error;

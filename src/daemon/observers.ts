@@ -105,6 +105,13 @@ export function tokenReloadObserver(
       : logger.info({ tokenFile: path }, 'token file changed; new token in use');
 }
 
+/** The targets' first loads: how many, how many hold a servable credential, how long it took. */
+export interface WarmReport {
+  readonly targets: number;
+  readonly warmed: number;
+  readonly ms: number;
+}
+
 /**
  * The start-up lines: a warning for each setting that widens who can read credentials, then one
  * structured line saying where it listens, where upstream is, how clients authenticate and how
@@ -119,7 +126,7 @@ export function logStartup(
     readonly upstream: Upstream['description'];
     readonly auth: AuthMode;
     readonly allowsAll: boolean;
-    readonly warm: { readonly targets: number; readonly warmed: number; readonly ms: number };
+    readonly warm: WarmReport;
   },
 ): void {
   const { config, auth, warm } = started;

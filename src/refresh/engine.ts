@@ -70,6 +70,12 @@ export interface CredentialEngine {
   /** Settles once every target's first load since `start` has ended, well or not. */
   warm(): Promise<void>;
   /**
+   * Shutdown has begun: no background refresh starts from now on. The refresher and the
+   * housekeeping stop, and every refresh no client waits on is dropped (a queued one leaves the
+   * budget, a running SDK call is aborted); client misses go on until `stop`.
+   */
+  drain(): void;
+  /**
    * Stops every timer and drops every load under way (queued calls leave the budget, running SDK
    * calls are aborted); cached credentials stay readable.
    */
@@ -157,6 +163,12 @@ export function createCredentialEngine(options: CredentialEngineOptions): Creden
       housekeeping.start();
     },
     warm: () => scheduler.warm(),
+    drain: () => {
+      // The refresher first: a refresh dropped below must not be rescheduled by it.
+      scheduler.stop();
+      housekeeping.stop();
+      cache.abortRefreshes('the daemon is shutting down');
+    },
     stop: () => {
       housekeeping.stop();
       scheduler.stop();

@@ -23,14 +23,19 @@ import { Agent } from 'node:http';
 import { connect } from 'node:net';
 import {
   type DaemonProcess,
+  ENV,
   type Exchange,
+  type LogLine,
+  type ProcessHandle,
   control,
   emulatorCalls,
+  emulatorProcess,
   httpRequest,
   serveProcess,
   stopProcess,
   writeConfig,
 } from '../support/process.js';
+import { shutdownSchedule } from '../../src/daemon/lifecycle.js';
 
 const TOKEN = 'sigterm-test-token-0123456789';
 const TABLE_ARN = 'arn:aws:glue:us-east-1:123456789012:table/sales/orders';
@@ -121,6 +126,16 @@ const describeOutcome = (o: Outcome) =>
   `${o.who}: ${o.error ?? `${o.status} ${String(o.body).slice(0, 120)}`} (written ${o.written}, before signal ${o.writtenBeforeSignal}, reused ${o.reusedSocket})`;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * How much later than the grace period the test may see the exit. What follows the daemon's own
+ * exit is the kernel reaping the process and this test's event loop, busy with its clients,
+ * getting to the exit event: tens of ms on an idle machine; 300 ms covers a loaded CI runner.
+ * It would hide an overshoot shorter than that, so the slow-upstream tests also check, with no
+ * tolerance, that the daemon logged `stopped` inside the grace period (on the wall clock this
+ * test and the daemon share).
+ */
+const TEARDOWN_TOLERANCE_MS = 300;
 
 /** Waits until the emulator has received `total` calls (requests held by a fault included). */
 async function untilCalls(emulatorUrl: string, total: number): Promise<void> {
@@ -325,9 +340,14 @@ describe('SIGTERM under load (process)', function () {
       assert.equal(body.error.retryable, true);
       assert.match(body.error.message, /shutting down/);
     }
-    // It waited the grace period for them, and no longer: the upstream never answers.
-    assert.ok(exitMs >= GRACE_SECONDS * 1000, `exited after ${Math.round(exitMs)} ms`);
-    assert.ok(exitMs < GRACE_SECONDS * 1000 + 5_000, `exited after ${Math.round(exitMs)} ms`);
+    // It waited for them until the answer deadline, which leaves the flush and the exit inside
+    // the grace period, and no longer: the upstream never answers.
+    const { answerBy } = shutdownSchedule(GRACE_SECONDS * 1000);
+    assert.ok(exitMs >= answerBy, `exited after ${Math.round(exitMs)} ms`);
+    assert.ok(
+      exitMs <= GRACE_SECONDS * 1000 + TEARDOWN_TOLERANCE_MS,
+      `exited after ${Math.round(exitMs)} ms`,
+    );
     const deadline = daemon.logs.find(
       (line) => line.msg === 'grace period over; answering requests in flight',
     );
@@ -373,5 +393,178 @@ describe('SIGTERM under load (process)', function () {
     assert.deepEqual([code, signal], [0, null], daemon.stderr());
     for (const answer of answers) assert.equal(answer.status, 200, describeOutcome(answer));
     assert.match(daemon.stderr(), /SIGTERM while shutting down; the shutdown goes on/);
+  });
+});
+
+/**
+ * A slow upstream (issue 14: the process outlived the grace period and went on calling AWS after
+ * logging `stopped`). The emulator runs as its own process, so its call count can be read before,
+ * during and after the daemon's life. Its credentials live 40 s and the daemon serves one only
+ * while 37 s are left, so every key's background refresh falls 2 to 3 s after its load (the
+ * refresh point is 3 s, jitter moves it earlier, the floor of 5 % of the lifetime holds it at
+ * 2 s): none is due before SIGTERM, which the test sends within 1.5 s of start-up, and every
+ * one is due during the drain.
+ */
+describe('SIGTERM with a slow upstream (process)', function () {
+  this.timeout(30_000);
+  const GRACE_SECONDS = 3;
+  const COLD = 4;
+  const QUERY_KEYS = 3;
+  let emulator: (ProcessHandle & { readonly url: string }) | undefined;
+  let daemon: DaemonProcess | undefined;
+  const agents: Agent[] = [];
+
+  afterEach(async () => {
+    for (const agent of agents.splice(0)) agent.destroy();
+    if (daemon) await stopProcess(daemon, 'SIGKILL');
+    if (emulator) await stopProcess(emulator, 'SIGKILL');
+    daemon = emulator = undefined;
+  });
+
+  const get = (path: string) => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    agents.push(agent);
+    return httpRequest(`${daemon?.url ?? assert.fail('no daemon')}${path}`, {
+      agent,
+      headers: { authorization: TOKEN },
+    });
+  };
+  const calls = async () =>
+    (await emulatorCalls(emulator?.url ?? assert.fail('no emulator'))).total;
+
+  /**
+   * Starts the emulator and the daemon against it, loads the query keys, puts `fault` on, sends
+   * `COLD` misses and waits until the emulator holds every one, then sends SIGTERM. Resolves with
+   * what the test needs to judge the shutdown.
+   */
+  async function terminateUnder(fault: Record<string, unknown>, graceSeconds: number) {
+    emulator = await emulatorProcess();
+    await control(emulator.url, '/_emulator/config', { credentialLifetimeSeconds: 40 });
+    const { file } = await writeConfig(`${config(graceSeconds)}
+cache:
+  minRemainingSeconds: 37
+upstream:
+  region: us-east-1
+  lakeFormationEndpoint: ${emulator.url}
+  redshiftServerlessEndpoint: ${emulator.url}
+`);
+    daemon = await serveProcess(['--config', file], {
+      ...ENV,
+      AWS_ACCESS_KEY_ID: 'AKIDSIGTERMTEST',
+      AWS_SECRET_ACCESS_KEY: 'sigterm-test-secret',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
+    const startedAt = performance.now();
+    for (let i = 0; i < QUERY_KEYS; i++) {
+      const warm = await get(`/v1/redshift-serverless/credentials?workgroupName=warm-${i}`);
+      assert.equal(warm.status, 200, warm.body);
+    }
+    const before = await calls();
+    assert.equal(before, 3 + QUERY_KEYS, 'one load per target and query key, no refresh yet');
+    await control(emulator.url, '/_emulator/faults', { operation: '*', ...fault });
+    const cold = Array.from({ length: COLD }, (_, i) =>
+      get(`/v1/redshift-serverless/credentials?workgroupName=slow-${i}`),
+    );
+    while ((await calls()) < before + COLD) await sleep(10);
+    const atSignal = await calls();
+    assert.equal(atSignal, before + COLD, 'the misses, and nothing else, reached the emulator');
+    const signalledAt = performance.now();
+    const signalledWall = Date.now();
+    assert.ok(
+      signalledAt - startedAt < 1_500,
+      `SIGTERM ${Math.round(signalledAt - startedAt)} ms after start-up: a refresh may already be due`,
+    );
+    const running = daemon;
+    running.child.kill('SIGTERM');
+    let atStopped: number | undefined;
+    const stoppedSeen = running.waitFor('stopped').then(
+      async () => (atStopped = await calls()),
+      () => undefined,
+    );
+    const [code, signal] = await running.exited;
+    const exitMs = performance.now() - signalledAt;
+    const atExit = await calls();
+    const answers = await Promise.all(cold);
+    await stoppedSeen;
+    await sleep(500);
+    const afterExit = await calls();
+    const logTime = (msg: string) => {
+      const line = running.logs.find((l: LogLine) => l.msg === msg);
+      return line ? Date.parse(String(line.time)) - signalledWall : undefined;
+    };
+    return {
+      code,
+      signal,
+      exitMs,
+      answers,
+      atSignal,
+      atStopped,
+      atExit,
+      afterExit,
+      stoppedMs: logTime('stopped'),
+      running,
+    };
+  }
+
+  it('with a hung upstream: starts no refresh after SIGTERM, answers the misses 504 and aborts their calls at the deadline, calls nothing after stopped, and exits 0 within the grace period', async () => {
+    const result = await terminateUnder({ mode: 'hang' }, GRACE_SECONDS);
+    const { running } = result;
+    assert.deepEqual([result.code, result.signal], [0, null], running.stderr());
+    assert.ok(
+      result.exitMs <= GRACE_SECONDS * 1000 + TEARDOWN_TOLERANCE_MS,
+      `exited ${Math.round(result.exitMs)} ms after SIGTERM, grace ${GRACE_SECONDS} s`,
+    );
+    // On the daemon's own clock: the shutdown is over before the grace period is.
+    assert.ok(
+      result.stoppedMs !== undefined && result.stoppedMs < GRACE_SECONDS * 1000,
+      `stopped ${String(result.stoppedMs)} ms after SIGTERM`,
+    );
+    // The refreshes due during the drain were not started, and nothing was called after
+    // `stopped` or after the exit.
+    assert.deepEqual(
+      { atStopped: result.atStopped, atExit: result.atExit, afterExit: result.afterExit },
+      { atStopped: result.atSignal, atExit: result.atSignal, afterExit: result.atSignal },
+      'upstream calls after SIGTERM',
+    );
+    for (const answer of result.answers) {
+      assert.equal(answer.status, 504, answer.body);
+      assert.equal(answer.headers?.['retry-after'], '1');
+      assert.equal(answer.headers?.connection, 'close');
+      const body = JSON.parse(answer.body ?? '') as { error: { code: string; retryable: boolean } };
+      assert.equal(body.error.code, 'UpstreamTimeout');
+      assert.equal(body.error.retryable, true);
+    }
+    // At the deadline each call still open was aborted through the SDK's abortSignal, before
+    // `stopped`.
+    const msgs = running.logs.map((line) => line.msg);
+    const deadline = msgs.indexOf('grace period over; answering requests in flight');
+    const stopped = msgs.indexOf('stopped');
+    assert.ok(deadline !== -1 && stopped > deadline, msgs.join(' | '));
+    const aborted = running.logs
+      .slice(deadline, stopped)
+      .filter((line) => line.msg === 'upstream call failed' && line.error === 'AbortError');
+    assert.equal(aborted.length, COLD, msgs.join(' | '));
+  });
+
+  it('with a slow upstream: answers the misses it received and starts no refresh after SIGTERM', async () => {
+    // The misses take until after every refresh is due (3 s after start-up at the latest), and
+    // are answered well before the answer deadline (5 s grace: 4.65 s).
+    const graceSeconds = 5;
+    const result = await terminateUnder({ mode: 'latency', latencyMs: 3_000 }, graceSeconds);
+    const { running } = result;
+    assert.deepEqual([result.code, result.signal], [0, null], running.stderr());
+    for (const answer of result.answers) assert.equal(answer.status, 200, answer.body);
+    assert.ok(
+      !running.logs.some((line) => line.msg === 'grace period over; answering requests in flight'),
+    );
+    assert.ok(
+      result.exitMs <= graceSeconds * 1000 + TEARDOWN_TOLERANCE_MS,
+      `exited ${Math.round(result.exitMs)} ms after SIGTERM, grace ${graceSeconds} s`,
+    );
+    assert.deepEqual(
+      { atStopped: result.atStopped, atExit: result.atExit, afterExit: result.afterExit },
+      { atStopped: result.atSignal, atExit: result.atSignal, afterExit: result.atSignal },
+      'upstream calls after SIGTERM',
+    );
   });
 });
