@@ -77,14 +77,15 @@ VOLUME ["/var/run/credcache", "/tmp"]
 
 # 9911: the credential API. It listens on loopback (listen: 127.0.0.1:9911) and is reached by
 # the app sharing the pod's or task's network namespace, never published.
-# 9912: /healthz, /readyz and /metrics (probeListen: 0.0.0.0:9912), for probes and Prometheus.
+# 9912: /healthz, /readyz and /metrics (probeListen), for probes and Prometheus: on loopback
+# (ECS: probeListen: 127.0.0.1:9912) or the pod's own IP (Kubernetes: $(POD_IP):9912), never 0.0.0.0.
 EXPOSE 9911 9912
 
 USER 10001:10001
 
 # Healthy = /readyz answers 200 (every target holds a servable credential), which lets an ECS
 # companion container wait with dependsOn condition HEALTHY. It needs the probe listener on
-# port 9912, as in the documented configuration (probeListen: 0.0.0.0:9912); without
+# 127.0.0.1:9912, as in the ECS configuration (probeListen: 127.0.0.1:9912); without
 # probeListen the check fails. Kubernetes ignores HEALTHCHECK: it uses the pod's probes. No curl
 # in the slim image: node's fetch does it.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

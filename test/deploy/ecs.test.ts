@@ -20,6 +20,7 @@ import { createInterface } from 'node:readline';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { buildConfig } from '../../src/config/config.js';
+import { isLoopbackHost } from '../../src/net/loopback.js';
 
 const DIR = new URL('../../deploy/ecs/', import.meta.url);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -190,8 +191,11 @@ async function daemonConfigText(): Promise<string> {
   return readFile(new URL('credcache.yaml', DIR), 'utf8');
 }
 
+/** What the credcache container reads: the config file with the container's environment. */
 async function daemonConfig() {
-  return buildConfig(parse(await daemonConfigText()), { env: {}, origin: 'deploy/ecs' });
+  const credcache = containerNamed(await taskDefinition(), 'credcache');
+  const env = Object.fromEntries((credcache.environment ?? []).map((e) => [e.name, e.value]));
+  return buildConfig(parse(await daemonConfigText()), { env, origin: 'deploy/ecs' });
 }
 
 /** The URL the health check command fetches. */
@@ -282,15 +286,12 @@ describe('ECS task definition (deploy/ecs)', function () {
     assert.equal(url.hostname, '127.0.0.1');
     assert.equal(Number(url.port), config.probeListen.port);
     assert.equal(url.pathname, '/readyz');
-    assert.equal(config.probeListen.host, '0.0.0.0');
-    // Only the probe port is mapped; the credential API stays on loopback, unmapped.
-    assert.deepEqual(
-      credcache.portMappings?.map((p) => p.containerPort),
-      [config.probeListen.port],
-    );
+    // Both listeners on loopback: the health check runs inside the task, and nothing outside it
+    // needs them (Prometheus from outside: docs/deploy.md). No port mapped: none would answer.
+    assert.equal(config.probeListen.host, '127.0.0.1');
     assert.equal(config.listen.host, '127.0.0.1');
     for (const c of task.containerDefinitions) {
-      assert.ok(!(c.portMappings ?? []).some((p) => p.containerPort === config.listen.port));
+      assert.deepEqual(c.portMappings ?? [], [], c.name);
     }
     // SIGTERM waits shutdownGraceSeconds for requests in flight; ECS waits longer before SIGKILL.
     assert.ok((credcache.stopTimeout ?? 30) > config.shutdownGraceSeconds);
@@ -324,6 +325,25 @@ describe('ECS task definition (deploy/ecs)', function () {
     for (const c of task.containerDefinitions) {
       if (c !== init) assert.equal(c.secrets, undefined, c.name);
     }
+  });
+
+  it('opens no listener on a wildcard address (0.0.0.0, ::), nor beyond loopback', async () => {
+    const config = await daemonConfig();
+    const credcache = containerNamed(await taskDefinition(), 'credcache');
+    assert.ok(config.probeListen);
+    for (const [field, address] of [
+      ['listen', config.listen],
+      ['probeListen', config.probeListen],
+    ] as const) {
+      assert.ok(!['0.0.0.0', '::'].includes(address.host), `${field} on ${address.host}`);
+      assert.ok(isLoopbackHost(address.host), `${field} on ${address.host}`);
+    }
+    assert.equal(config.allowNonLoopback, false);
+    // Nothing in the container's environment moves a listener.
+    assert.deepEqual(
+      (credcache.environment ?? []).filter((e) => /LISTEN|NON_LOOPBACK/.test(e.name)),
+      [],
+    );
   });
 
   it('gives the app a configured target through FULL_URI and the token file, after credcache is healthy', async () => {
@@ -385,7 +405,7 @@ describe('ECS task definition (deploy/ecs)', function () {
     // (the assertions above tie those to the app and the health check) and the local volumes.
     const configText = local(await daemonConfigText())
       .replace(/^listen: 127\.0\.0\.1:\d+/m, 'listen: 127.0.0.1:0')
-      .replace(/^probeListen: 0\.0\.0\.0:\d+/m, 'probeListen: 127.0.0.1:0');
+      .replace(/^probeListen: 127\.0\.0\.1:\d+/m, 'probeListen: 127.0.0.1:0');
     // The init container's script, with the volume paths of this machine; as root it hands the
     // token directory to 10001, elsewhere to the user running the test.
     const [shell, flag] = init.entryPoint ?? [];

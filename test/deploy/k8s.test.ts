@@ -109,6 +109,42 @@ async function rendered(): Promise<Rendered> {
 const env = (container: IContainer, name: string) =>
   container.env?.find((variable) => variable.name === name)?.value;
 
+/** An address the pod could get; the kubelet gives it through the downward API (status.podIP). */
+const POD_IP = '10.20.30.40';
+const WILDCARDS = ['0.0.0.0', '::'];
+
+/**
+ * A container's environment as the kubelet builds it: `fieldRef` values from `fields` (the
+ * pod's), and `$(NAME)` in a value replaced by a variable defined earlier in the list (`$$` is a
+ * literal `$`; an unknown name stays as written).
+ */
+function containerEnv(
+  container: IContainer,
+  fields: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const resolved: Record<string, string> = {};
+  for (const variable of container.env ?? []) {
+    const field = variable.valueFrom?.fieldRef?.fieldPath;
+    if (field !== undefined) {
+      const value = fields[field];
+      assert.ok(value !== undefined, `${variable.name}: no value for ${field} in the test`);
+      resolved[variable.name] = value;
+      continue;
+    }
+    assert.equal(variable.valueFrom, undefined, `${variable.name}: only fieldRef is rendered`);
+    resolved[variable.name] = (variable.value ?? '').replace(
+      /\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g,
+      (whole, name: string | undefined) =>
+        whole === '$$'
+          ? '$'
+          : name !== undefined && name in resolved
+            ? (resolved[name] ?? '')
+            : whole,
+    );
+  }
+  return resolved;
+}
+
 describe('Kubernetes manifests (deploy/k8s)', function () {
   this.timeout(20_000);
 
@@ -127,7 +163,10 @@ describe('Kubernetes manifests (deploy/k8s)', function () {
 
   it('run credcache as a native sidecar, locked down, with probes, limits and the token volume', async () => {
     const { deployment, sidecar, app, configText } = await rendered();
-    const config = buildConfig(parse(configText), { env: {} });
+    // What the daemon reads in the pod: the ConfigMap's file and the sidecar's environment.
+    const config = buildConfig(parse(configText), {
+      env: containerEnv(sidecar, { 'status.podIP': POD_IP }),
+    });
     const pod = deployment.spec?.template.spec;
     assert.ok(pod);
     assert.equal(sidecar.restartPolicy, 'Always', 'a native sidecar');
@@ -135,7 +174,8 @@ describe('Kubernetes manifests (deploy/k8s)', function () {
     // Probes on the probe listener the config opens.
     const probePort = sidecar.ports?.find((port) => port.name === 'credcache-probe');
     assert.equal(probePort?.containerPort, config.probeListen?.port);
-    assert.equal(config.probeListen?.host, '0.0.0.0');
+    // On the pod's own IP, where the kubelet and Prometheus connect (CREDCACHE_PROBE_LISTEN).
+    assert.equal(config.probeListen?.host, POD_IP);
     assert.equal(sidecar.startupProbe?.httpGet?.path, '/readyz');
     assert.equal(sidecar.readinessProbe?.httpGet?.path, '/readyz');
     assert.equal(sidecar.livenessProbe?.httpGet?.path, '/healthz');
@@ -189,6 +229,34 @@ describe('Kubernetes manifests (deploy/k8s)', function () {
     assert.ok(sidecar.volumeMounts?.some((m) => m.mountPath === '/tmp'));
   });
 
+  it('open no listener on a wildcard address (0.0.0.0, ::), in the file or in the pod', async () => {
+    const { sidecar, configText } = await rendered();
+    const document = parse(configText) as unknown;
+    const configs = {
+      file: buildConfig(document, { env: {} }),
+      pod: buildConfig(document, { env: containerEnv(sidecar, { 'status.podIP': POD_IP }) }),
+    };
+    for (const [where, config] of Object.entries(configs)) {
+      assert.ok(config.probeListen, `${where}: a probe listener`);
+      for (const [field, address] of [
+        ['listen', config.listen],
+        ['probeListen', config.probeListen],
+      ] as const) {
+        assert.ok(!WILDCARDS.includes(address.host), `${where}: ${field} on ${address.host}`);
+      }
+      // The credential API stays on loopback; only the probe listener leaves it.
+      assert.equal(config.listen.host, '127.0.0.1', where);
+      assert.equal(config.allowNonLoopback, false, where);
+    }
+    assert.equal(configs.file.probeListen?.host, '127.0.0.1');
+    assert.equal(configs.pod.probeListen?.host, POD_IP);
+    // The sidecar sets nothing else that moves a listener.
+    const moved = (sidecar.env ?? [])
+      .map((variable) => variable.name)
+      .filter((name) => /LISTEN|NON_LOOPBACK/.test(name));
+    assert.deepEqual(moved, ['CREDCACHE_PROBE_LISTEN']);
+  });
+
   it('give the daemon an identity (IRSA) the app does not get, and are scraped by a PodMonitor', async () => {
     const { deployment, serviceAccount, podMonitor, sidecar } = await rendered();
     const pod = deployment.spec?.template;
@@ -231,9 +299,12 @@ describe('Kubernetes manifests (deploy/k8s)', function () {
       configText
         .replace(original.auth.tokenFile ?? '', tokenFile)
         .replace(/listen: 127\.0\.0\.1:\d+/, 'listen: 127.0.0.1:0')
-        .replace(/probeListen: 0\.0\.0\.0:\d+/, 'probeListen: 127.0.0.1:0'),
+        .replace(/probeListen: 127\.0\.0\.1:\d+/, 'probeListen: 127.0.0.1:0'),
     );
-    const sidecarEnv = Object.fromEntries((sidecar.env ?? []).map((v) => [v.name, v.value ?? '']));
+    // The pod's IP is this machine's loopback here, with a free port in place of 9912.
+    const sidecarEnv = containerEnv(sidecar, { 'status.podIP': '127.0.0.1' });
+    assert.equal(sidecarEnv.CREDCACHE_PROBE_LISTEN, '127.0.0.1:9912');
+    sidecarEnv.CREDCACHE_PROBE_LISTEN = '127.0.0.1:0';
     const child = spawn(
       process.execPath,
       [BIN, ...(sidecar.args ?? []).slice(0, 1), '--config', file, '--emulator'],
