@@ -5,16 +5,10 @@
 import { defaultTokenFile, readTokenFile } from '../daemon/http/auth.js';
 import { type Config, defaultDuration, loadConfig } from '../config/config.js';
 import { targetKey } from '../daemon/targets.js';
+import { clientUrl } from '../net/address.js';
 
 /** How long `credcache get` waits for the daemon (it may be loading the credential upstream). */
 const GET_TIMEOUT_MS = 30_000;
-
-/** The address a client on this host reaches the daemon at. */
-function clientUrl(config: Config): string {
-  const { host, port } = config.listen;
-  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
-}
 
 function clientToken(config: Config): string | undefined {
   if (config.auth.disabled) return undefined;
@@ -37,7 +31,7 @@ function clientToken(config: Config): string | undefined {
 export async function getTarget(name: string, configFile: string | undefined): Promise<string> {
   const config = await loadConfig(configFile);
   const token = clientToken(config);
-  const url = `${clientUrl(config)}/v1/targets/${encodeURIComponent(name)}`;
+  const url = `${clientUrl(config.listen)}/v1/targets/${encodeURIComponent(name)}`;
   let response: Response;
   try {
     response = await fetch(url, {
@@ -47,7 +41,7 @@ export async function getTarget(name: string, configFile: string | undefined): P
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code;
     throw new Error(
-      `cannot reach the daemon at ${clientUrl(config)}${cause ? ` (${cause})` : ''}`,
+      `cannot reach the daemon at ${clientUrl(config.listen)}${cause ? ` (${cause})` : ''}`,
       { cause: error },
     );
   }

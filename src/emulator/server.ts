@@ -4,9 +4,10 @@
  * checks the signature, applies injected faults, and writes AWS-shaped answers.
  */
 import { randomUUID } from 'node:crypto';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Clock, systemClock } from '../clock.js';
+import { listen, serverUrl } from '../net/address.js';
 import { hostOfHeader, isLoopbackHost } from '../net/loopback.js';
 import { handleControl } from './control.js';
 import { EmulatorError } from './errors.js';
@@ -72,12 +73,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     );
   });
   server.keepAliveTimeout = 65_000;
-  await listen(server, options.port ?? 0, options.host ?? '127.0.0.1');
-  const { port, address } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
+  await listen(server, { host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
   return {
-    url: `http://${host}:${port}`,
-    port,
+    url: serverUrl(server),
+    port: (server.address() as AddressInfo).port,
     state,
     close: () =>
       new Promise<void>((resolve) => {
@@ -85,16 +84,6 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         server.closeAllConnections();
       }),
   };
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 interface Context {

@@ -21,22 +21,41 @@ export function parseListen(value: string): ListenAddress | string {
   return { host, port };
 }
 
-/** `http://host:port` of a listening server (IPv6 in brackets). */
+/** `http://host:port` for an address (IPv6 in brackets). */
+export function httpUrl(address: ListenAddress): string {
+  const { host, port } = address;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** `http://host:port` of a listening server. */
 export function serverUrl(server: Server): string {
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
+  const { address, port } = server.address() as AddressInfo;
+  return httpUrl({ host: address, port });
 }
 
 /**
- * Starts `server` listening on `address`; a failure names the configuration `field` and says
- * what is wrong (in use, not an address of this host) in one line.
+ * Where a client on this host reaches a server listening on `address`: a wildcard address is
+ * reached through loopback.
  */
-export function listen(server: Server, address: ListenAddress, field: string): Promise<void> {
+export function clientUrl(address: ListenAddress): string {
+  const { host, port } = address;
+  return httpUrl({ host: host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host, port });
+}
+
+/**
+ * Starts `server` listening on `address`; with `field`, a failure names that configuration
+ * field and says what is wrong (in use, not an address of this host) in one line; without, it
+ * is Node's own error.
+ */
+export function listen(server: Server, address: ListenAddress, field?: string): Promise<void> {
   const { host, port } = address;
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
+      if (field === undefined) {
+        reject(error);
+        return;
+      }
       reject(
         new Error(
           error.code === 'EADDRINUSE'
