@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry, collectDefaultMetrics } from 'prom-client';
 import { SOURCES, type Source } from '../providers/types.js';
+import { type CounterChild, HotCounter, HotHistogram } from './hot.js';
 
 export type CacheResultLabel = 'hit' | 'miss' | 'coalesced' | 'stale' | 'negative';
 export type EvictionReasonLabel = 'lru' | 'expired' | 'idle' | 'revoked';
@@ -36,25 +37,26 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
   const registers = [registry];
   let state: MetricsState = options;
 
-  const httpRequests = new Counter({
-    name: 'credcache_http_requests_total',
-    help: 'HTTP requests answered, by route pattern and status code.',
-    labelNames: ['route', 'code'] as const,
-    registers,
-  });
-  const httpDuration = new Histogram({
-    name: 'credcache_http_request_duration_seconds',
-    help: 'Time to answer an HTTP request, by route pattern.',
-    labelNames: ['route'] as const,
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
-    registers,
-  });
-  const cacheRequests = new Counter({
-    name: 'credcache_cache_requests_total',
-    help: 'Credential lookups, by source and result (hit, miss, coalesced, stale, negative).',
-    labelNames: ['source', 'result'] as const,
-    registers,
-  });
+  // The three series every request touches: plain numbers, read when scraped (hot.ts).
+  const httpRequests = new HotCounter(
+    'credcache_http_requests_total',
+    'HTTP requests answered, by route pattern and status code.',
+    ['route', 'code'],
+    registry,
+  );
+  const httpDuration = new HotHistogram(
+    'credcache_http_request_duration_seconds',
+    'Time to answer an HTTP request, by route pattern.',
+    ['route'],
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
+    registry,
+  );
+  const cacheRequests = new HotCounter(
+    'credcache_cache_requests_total',
+    'Credential lookups, by source and result (hit, miss, coalesced, stale, negative).',
+    ['source', 'result'],
+    registry,
+  );
   new Gauge({
     name: 'credcache_cache_entries',
     help: 'Credentials held in the cache, by source.',
@@ -115,7 +117,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
   // Zero every fixed-label series up front, so dashboards and rate() see them from the start.
   for (const source of SOURCES) {
     for (const result of ['hit', 'miss', 'coalesced', 'stale', 'negative'] as const) {
-      cacheRequests.inc({ source, result }, 0);
+      cacheRequests.labels({ source, result }).inc(0);
     }
     for (const reason of ['lru', 'expired', 'idle', 'revoked'] as const) {
       evictions.inc({ source, reason }, 0);
@@ -127,7 +129,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
     }
   }
 
-  // Bound once: a lookup is counted on every request, without hashing its labels each time.
+  // Bound once: a lookup is counted on every request, without looking its labels up each time.
   const results = ['hit', 'miss', 'coalesced', 'stale', 'negative'] as const;
   const cacheRequestChildren = Object.fromEntries(
     SOURCES.map((source) => [
@@ -136,7 +138,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
         results.map((result) => [result, cacheRequests.labels({ source, result })]),
       ),
     ]),
-  ) as Record<Source, Record<CacheResultLabel, Counter.Internal>>;
+  ) as Record<Source, Record<CacheResultLabel, CounterChild>>;
 
   return {
     registry,
@@ -147,7 +149,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
     /** Per-route handles, made once per route so the hot path does no label lookups. */
     route(route: string) {
       const duration = httpDuration.labels({ route });
-      const byCode = new Map<number, Counter.Internal>();
+      const byCode = new Map<number, CounterChild>();
       return {
         observe(status: number, seconds: number) {
           let counter = byCode.get(status);
