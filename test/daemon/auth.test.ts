@@ -14,7 +14,13 @@ import {
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TokenAuth, defaultTokenFile, presentedToken } from '../../src/daemon/http/auth.js';
+import fc from 'fast-check';
+import {
+  TokenAuth,
+  defaultTokenFile,
+  presentedToken,
+  sameToken,
+} from '../../src/daemon/http/auth.js';
 import { ManualClock } from '../../src/clock.js';
 
 async function tempDir(): Promise<string> {
@@ -22,6 +28,36 @@ async function tempDir(): Promise<string> {
 }
 
 describe('token auth', () => {
+  it('compares tokens exactly, whatever differs or wherever (property)', () => {
+    const token = 'test-token-0123456789abcdef';
+    assert.equal(sameToken(token, token), true);
+    for (const other of ['', token.slice(0, -1), `${token}x`, `x${token}`, token.toUpperCase()]) {
+      assert.equal(sameToken(other, token), false, JSON.stringify(other));
+    }
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary' }),
+        fc.string({ unit: 'binary', minLength: 1 }),
+        (a, b) => assert.equal(sameToken(a, b), a === b),
+      ),
+    );
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 0xffff }),
+        (b, at, flip) => {
+          const index = at % b.length;
+          const a =
+            b.slice(0, index) +
+            String.fromCharCode(b.charCodeAt(index) ^ flip) +
+            b.slice(index + 1);
+          assert.equal(sameToken(a, b), false);
+        },
+      ),
+    );
+  });
+
   it('reads the raw header value or a Bearer token', () => {
     assert.equal(presentedToken('abc'), 'abc');
     assert.equal(presentedToken('Bearer abc'), 'abc');

@@ -4,7 +4,7 @@
  * `Authorization`, as AWS container-credential clients do, or as `Bearer <token>`; it is
  * compared in constant time. The token itself is never logged: only the file's path.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   closeSync,
@@ -124,15 +124,18 @@ export function checkPrivateDirectory(dir: string): void {
 
 /**
  * Whether `presented` is `token`, in time that depends on the token's length only (like Go's
- * `subtle.ConstantTimeCompare`): a wrong guess learns nothing of the token's bytes.
+ * `subtle.ConstantTimeCompare`): every code unit of the token is compared, with no early exit,
+ * so a wrong guess learns nothing of the token's characters. It allocates nothing: it runs on
+ * every credential request (`crypto.timingSafeEqual` needs a Buffer of the header made first).
+ * Past the end of a shorter `presented`, `charCodeAt` is NaN, which `^` reads as 0; the lengths
+ * differing is itself a difference.
  */
-function sameToken(presented: string, token: Buffer): boolean {
-  const candidate = Buffer.from(presented, 'utf8');
-  if (candidate.length !== token.length) {
-    timingSafeEqual(token, token); // spend the same time either way
-    return false;
+export function sameToken(presented: string, token: string): boolean {
+  let difference = presented.length ^ token.length;
+  for (let index = 0; index < token.length; index += 1) {
+    difference |= presented.charCodeAt(index) ^ token.charCodeAt(index);
   }
-  return timingSafeEqual(candidate, token);
+  return difference === 0;
 }
 
 /** The presented token of an `Authorization` header: raw, or after `Bearer `. */
@@ -163,7 +166,7 @@ export class TokenAuth {
   readonly mode: AuthMode;
   readonly #clock: Clock;
   readonly #onReload: TokenAuthOptions['onReload'];
-  #token: Buffer | undefined;
+  #token: string | undefined;
   #fileStamp = '';
   #checkedAt = 0;
   #field = 'auth.tokenFile';
@@ -175,7 +178,7 @@ export class TokenAuth {
       this.mode = { kind: 'disabled' };
     } else if (options.token !== undefined) {
       this.mode = { kind: 'token', origin: options.tokenOrigin ?? 'config' };
-      this.#token = Buffer.from(options.token, 'utf8');
+      this.#token = options.token;
     } else {
       const configured = options.tokenFile !== undefined;
       const path = options.tokenFile ?? defaultTokenFile();
@@ -196,7 +199,7 @@ export class TokenAuth {
         created = true;
       }
       this.mode = { kind: 'file', path, created };
-      this.#token = Buffer.from(token, 'utf8');
+      this.#token = token;
       this.#fileStamp = stamp(path);
       this.#checkedAt = this.#clock.now();
     }
@@ -226,7 +229,7 @@ export class TokenAuth {
     if (current === this.#fileStamp) return false;
     this.#fileStamp = current;
     try {
-      this.#token = Buffer.from(readTokenFile(path, this.#field), 'utf8');
+      this.#token = readTokenFile(path, this.#field);
       this.#onReload?.({ path });
       return true;
     } catch (error) {
