@@ -93,40 +93,79 @@ function errorReply(error: ApiError): Reply {
   return reply(error.status, errorHeaders(error), errorBody(error));
 }
 
+/** What every exchange of one front shares: shutdown state and what still waits. */
+interface FrontState {
+  readonly clock: Clock;
+  /** Exchanges whose answer is still to come (a load, a body, express). */
+  readonly waiting: Set<Exchange>;
+  inFlight: number;
+  /** Shutdown has begun: every answer carries `Connection: close`. */
+  draining: boolean;
+}
+
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+
 /**
- * What a GET handler is given. Its hang-up signal is made only when a handler asks for it (a
- * miss): a hit allocates nothing for it. (A class, not an object literal with a getter: such a
- * literal is built on V8's slow path and made hits about 40 % slower.)
+ * One request and its answer: the only object the front makes per request (a hit allocates
+ * nothing else of ours). It is also what a GET handler is given (`RequestContext`); its hang-up
+ * signal is made only when a handler asks for it (a miss). A class with methods and a prototype
+ * getter, not closures and an object literal with a getter: such a literal is built on V8's slow
+ * path and made hits about 40 % slower.
  */
-class GetContext implements RequestContext {
-  readonly rawQuery: string;
-  readonly params: Readonly<Record<string, string>>;
-  readonly #res: ServerResponse;
-  /** Marks the request abandoned; false when it was answered already. */
-  readonly #abandon: () => boolean;
+class Exchange implements RequestContext {
+  rawQuery = '';
+  params: Readonly<Record<string, string>> = NO_PARAMS;
+  /** Answered (or abandoned): a later answer is dropped. */
+  finished = false;
+  /** The client hung up before its answer: nothing is written, 499 is counted. */
+  gone = false;
+  /** Answered before the body was read: the connection closes after the answer. */
+  closeAfter = false;
+  /** Answered by express (POST, 405): counted when the response closes, not in `finish`. */
+  viaExpress = false;
   #hangUp: AbortController | undefined;
 
   constructor(
-    rawQuery: string,
-    params: Readonly<Record<string, string>>,
-    res: ServerResponse,
-    abandon: () => boolean,
-  ) {
-    this.rawQuery = rawQuery;
-    this.params = params;
-    this.#res = res;
-    this.#abandon = abandon;
+    readonly res: ServerResponse,
+    readonly started: number,
+    readonly observe: RouteMetrics,
+    readonly front: FrontState,
+  ) {}
+
+  /** Writes `answer` (unless the client is gone or it was answered already) and counts it. */
+  finish(answer: Reply): void {
+    if (this.finished) return;
+    this.finished = true;
+    const { front } = this;
+    front.waiting.delete(this);
+    if (this.viaExpress) {
+      // Answered for express at the end of the grace period; express's own answer is dropped.
+      send(this.res, answer, true);
+      return;
+    }
+    if (!this.gone) send(this.res, answer, front.draining || this.closeAfter);
+    front.inFlight -= 1;
+    this.observe.observe(
+      this.gone ? CLIENT_CLOSED : answer.status,
+      (front.clock.monotonic() - this.started) / 1000,
+    );
+  }
+
+  /** Marks the request abandoned by its client; false when it was answered already. */
+  hangUp(): boolean {
+    if (this.finished) return false;
+    this.gone = true;
+    return true;
   }
 
   get signal(): AbortSignal {
     if (!this.#hangUp) {
       const controller = (this.#hangUp = new AbortController());
-      const res = this.#res;
+      const res = this.res;
       const socket = res.socket;
-      const abandon = this.#abandon;
       const hungUp = () => {
         socket?.off('end', hungUp);
-        if (abandon()) controller.abort(new LoadCancelled('the client hung up'));
+        if (this.hangUp()) controller.abort(new LoadCancelled('the client hung up'));
       };
       // A client that closed its side (FIN) is gone: Node aborts its request, but only says so
       // on the response once the socket has closed, some turns later.
@@ -165,11 +204,8 @@ export function createFront(options: FrontOptions): Front {
   };
   const unmatched = metricsFor('unmatched');
   let app: Promise<Express> | undefined;
-  let inFlight = 0;
-  let draining = false;
-  /** How to answer each request whose answer is still to come (a load, a body, express). */
-  const waiting = new Set<(answer: Reply) => void>();
-  const write = (res: ServerResponse, answer: Reply) => send(res, answer, draining);
+  const state: FrontState = { clock, waiting: new Set(), inFlight: 0, draining: false };
+  const write = (res: ServerResponse, answer: Reply) => send(res, answer, state.draining);
   // Clients send the same Host on every request: remember the last well-formed one, and
   // whether credential requests may name it (a malformed Host is parsed anew each time).
   let knownHost: string | undefined;
@@ -217,35 +253,26 @@ export function createFront(options: FrontOptions): Front {
   };
 
   const listener: RequestListener = (req, res) => {
-    const started = clock.monotonic();
-    inFlight += 1;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const found = match(path);
-    const observe = found ? metricsFor(found.route.pattern) : unmatched;
-    let finished = false;
-    /** Set when the client hung up before its answer: nothing is written, 499 is counted. */
-    let gone = false;
-    /** Set when the answer comes before the body was read: the connection closes after it. */
-    let closeAfter = false;
-    const finish = (answer: Reply) => {
-      if (finished) return;
-      finished = true;
-      waiting.delete(finish);
-      if (!gone) send(res, answer, draining || closeAfter);
-      inFlight -= 1;
-      observe.observe(gone ? CLIENT_CLOSED : answer.status, (clock.monotonic() - started) / 1000);
-    };
+    const exchange = new Exchange(
+      res,
+      clock.monotonic(),
+      found ? metricsFor(found.route.pattern) : unmatched,
+      state,
+    );
+    state.inFlight += 1;
     const hostAllowed = checkHeaders(req);
     if (typeof hostAllowed !== 'boolean') {
       // Before the route, the token or any body: the connection closes after the refusal.
-      closeAfter = true;
-      finish(errorReply(hostAllowed));
+      exchange.closeAfter = true;
+      exchange.finish(errorReply(hostAllowed));
       return;
     }
     if (!found) {
-      finish(
+      exchange.finish(
         errorReply(
           new ApiError('NotFound', `path: no route for ${JSON.stringify(path.slice(0, 120))}`),
         ),
@@ -253,7 +280,7 @@ export function createFront(options: FrontOptions): Front {
       return;
     }
     if (found.malformed) {
-      finish(errorReply(invalid('path: malformed percent-encoding')));
+      exchange.finish(errorReply(invalid('path: malformed percent-encoding')));
       return;
     }
     if (found.route.auth) {
@@ -261,39 +288,39 @@ export function createFront(options: FrontOptions): Front {
       if (refused) {
         // Answered before any body is read: the connection closes after it, so a client
         // trickling a body after a 401 or 403 does not keep its socket.
-        closeAfter = true;
-        finish(errorReply(refused));
+        exchange.closeAfter = true;
+        exchange.finish(errorReply(refused));
         return;
       }
     }
     const get = found.route.methods.GET;
     if (get && (req.method === 'GET' || req.method === 'HEAD')) {
       let answer: Reply | Promise<Reply>;
-      const context = new GetContext(q === -1 ? '' : url.slice(q + 1), found.params, res, () => {
-        if (finished) return false;
-        gone = true;
-        return true;
-      });
+      if (q !== -1) exchange.rawQuery = url.slice(q + 1);
+      exchange.params = found.params;
       try {
-        answer = get(context);
+        answer = get(exchange);
       } catch (error) {
-        finish(fail(error));
+        exchange.finish(fail(error));
         return;
       }
       if (answer instanceof Promise) {
-        waiting.add(finish);
-        answer.then(finish, (error: unknown) => finish(fail(error)));
+        state.waiting.add(exchange);
+        answer.then(
+          (settled) => exchange.finish(settled),
+          (error: unknown) => exchange.finish(fail(error)),
+        );
       } else {
-        finish(answer);
+        exchange.finish(answer);
       }
       return;
     }
-    const abandoned = (answer: Reply) => send(res, answer, true);
-    waiting.add(abandoned);
+    exchange.viaExpress = true;
+    state.waiting.add(exchange);
     res.once('close', () => {
-      waiting.delete(abandoned);
-      inFlight -= 1;
-      observe.observe(res.statusCode, (clock.monotonic() - started) / 1000);
+      state.waiting.delete(exchange);
+      state.inFlight -= 1;
+      exchange.observe.observe(res.statusCode, (clock.monotonic() - exchange.started) / 1000);
     });
     app ??= expressApp(routes, logger, write);
     app.then(
@@ -304,17 +331,17 @@ export function createFront(options: FrontOptions): Front {
 
   return {
     listener,
-    inFlight: () => inFlight,
+    inFlight: () => state.inFlight,
     drain: () => {
-      draining = true;
+      state.draining = true;
     },
     abandon: (error) => {
-      draining = true;
-      const answers = [...waiting];
-      waiting.clear();
+      state.draining = true;
+      const exchanges = [...state.waiting];
+      state.waiting.clear();
       const answer = errorReply(error);
-      for (const answerWith of answers) answerWith(answer);
-      return answers.length;
+      for (const exchange of exchanges) exchange.finish(answer);
+      return exchanges.length;
     },
   };
 }

@@ -216,16 +216,23 @@ export interface RouteMatch {
   readonly malformed?: true;
 }
 
+/** Parameterised paths whose match is kept (clients poll the same few target paths). */
+const KEPT_MATCHES = 256;
+
 /**
  * Finds the route of a path (without its query). Exact patterns by map lookup; the one
- * parameterised pattern, `/v1/targets/:name`, by prefix, with a single non-empty segment.
+ * parameterised pattern, `/v1/targets/:name`, by prefix, with a single non-empty segment. A match
+ * is made once per path and kept (every exact path's up front; the first `KEPT_MATCHES`
+ * parameterised paths seen, so a flood of distinct paths cannot grow it), so a poll allocates no
+ * match, no params object and no decoded name.
  */
 export function routeMatcher(routes: readonly Route[]): (path: string) => RouteMatch | undefined {
-  const exact = new Map<string, Route>();
+  const kept = new Map<string, RouteMatch>();
   const prefixed: { prefix: string; param: string; route: Route }[] = [];
+  const none: Readonly<Record<string, string>> = Object.freeze({});
   for (const route of routes) {
     const colon = route.pattern.indexOf('/:');
-    if (colon === -1) exact.set(route.pattern, route);
+    if (colon === -1) kept.set(route.pattern, Object.freeze({ route, params: none }));
     else {
       prefixed.push({
         prefix: route.pattern.slice(0, colon + 1),
@@ -234,20 +241,28 @@ export function routeMatcher(routes: readonly Route[]): (path: string) => RouteM
       });
     }
   }
-  const none: Record<string, string> = {};
-  return (path) => {
-    const route = exact.get(path);
-    if (route) return { route, params: none };
-    for (const { prefix, param, route: candidate } of prefixed) {
+  const exactPaths = kept.size;
+  const parameterised = (path: string): RouteMatch | undefined => {
+    for (const { prefix, param, route } of prefixed) {
       if (!path.startsWith(prefix)) continue;
       const rest = path.slice(prefix.length);
       if (rest === '' || rest.includes('/')) continue;
       try {
-        return { route: candidate, params: { [param]: decodeURIComponent(rest) } };
+        return Object.freeze({
+          route,
+          params: Object.freeze({ [param]: decodeURIComponent(rest) }),
+        });
       } catch {
-        return { route: candidate, params: {}, malformed: true };
+        return Object.freeze({ route, params: none, malformed: true as const });
       }
     }
     return undefined;
+  };
+  return (path) => {
+    const known = kept.get(path);
+    if (known) return known;
+    const found = parameterised(path);
+    if (found && kept.size < exactPaths + KEPT_MATCHES) kept.set(path, found);
+    return found;
   };
 }
