@@ -3,16 +3,18 @@
  * the report as Markdown on stdout and writes it to docs/benchmarks.md.
  *
  *   npm run bench                       all scenarios, writes docs/benchmarks.md
- *   npm run bench -- emulator           only the named scenario(s)
+ *   npm run bench -- emulator           only the named scenario(s): their sections of
+ *                                       docs/benchmarks.md are replaced, the others kept
  *   npm run bench -- --quick            smaller counts and time limits; prints only
  *   npm run bench -- --no-write         print only
  *
  * Progress goes to stderr. Exits non-zero when a scenario fails or reports problems.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type RenderedScenario, environment, renderDocument } from './lib/report.js';
+import { type RenderedScenario, environment, mergeDocument, renderDocument } from './lib/report.js';
+import { SetupError } from './lib/wrk.js';
 import { SCENARIOS } from './scenarios/index.js';
 
 const OUTPUT = new URL('../docs/benchmarks.md', import.meta.url);
@@ -59,7 +61,15 @@ async function main(): Promise<number> {
   process.stdout.write(document);
   if (!values['no-write'] && !values.quick) {
     await mkdir(new URL('.', OUTPUT), { recursive: true });
-    await writeFile(OUTPUT, document);
+    // A subset of the scenarios replaces its own sections and keeps the others'.
+    const existing =
+      selected.length < SCENARIOS.length
+        ? await readFile(OUTPUT, 'utf8').catch(() => undefined)
+        : undefined;
+    await writeFile(
+      OUTPUT,
+      existing === undefined ? document : mergeDocument(existing, env, results, SCENARIOS),
+    );
     process.stderr.write(`[bench] wrote ${fileURLToPath(OUTPUT)}\n`);
   }
   return results.some(({ report }) => report.failed) ? 1 : 0;
@@ -70,6 +80,12 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    if (error instanceof SetupError) {
+      // A missing tool: one line saying how to get it.
+      process.stderr.write(`[bench] ${error.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
     process.stderr.write(
       `[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );

@@ -118,6 +118,18 @@ export interface RenderedScenario {
   readonly report: ScenarioReport;
 }
 
+/** One scenario's section: `## title`, its intro, tables and findings. */
+export function renderSection({ scenario, report }: RenderedScenario, note?: string): string {
+  const parts: string[] = [`## ${scenario.title}`];
+  if (note !== undefined) parts.push(note);
+  parts.push(...report.intro);
+  for (const table of report.tables) {
+    parts.push(`### ${table.heading}`, renderLatencyTable(table.rows));
+  }
+  parts.push(...report.findings);
+  return parts.join('\n\n');
+}
+
 export function renderDocument(env: Environment, scenarios: readonly RenderedScenario[]): string {
   const parts: string[] = [
     '# Benchmarks',
@@ -139,14 +151,54 @@ export function renderDocument(env: Environment, scenarios: readonly RenderedSce
       "row's median minus (and divided by) its baseline's median, *req/s vs baseline* the ratio " +
       'of their throughputs; a row and its baseline are measured in the same run.',
   ];
-  for (const { scenario, report } of scenarios) {
-    parts.push(`## ${scenario.title}`, ...report.intro);
-    for (const table of report.tables) {
-      parts.push(`### ${table.heading}`, renderLatencyTable(table.rows));
-    }
-    parts.push(...report.findings);
-  }
+  for (const rendered of scenarios) parts.push(renderSection(rendered));
   return `${parts.join('\n\n')}\n`;
+}
+
+/**
+ * `existing` (a document `renderDocument` wrote) with the sections of `scenarios` replaced by
+ * their new text, every other section and the head left byte for byte as they were: what
+ * `npm run bench -- NAME` writes, so that running one scenario does not drop the others'
+ * numbers. A refreshed section opens with a line naming when and where it was measured (the
+ * environment table at the top is the last full run's). A scenario whose section is not there
+ * yet is placed after the sections of the scenarios before it in `order`.
+ */
+export function mergeDocument(
+  existing: string,
+  env: Environment,
+  scenarios: readonly RenderedScenario[],
+  order: readonly Scenario[],
+): string {
+  // Sections start at a line `## …` (tables and prose never start a line with it).
+  const starts = [...existing.matchAll(/^## (.*)$/gm)];
+  const head = existing.slice(0, starts[0]?.index ?? existing.length).replace(/\n+$/, '');
+  const sections = starts.map((match, index) => ({
+    title: match[1] ?? '',
+    text: existing
+      .slice(match.index, starts[index + 1]?.index ?? existing.length)
+      .replace(/\n+$/, ''),
+  }));
+  const note =
+    `*This section was refreshed alone (\`npm run bench -- ${scenarios.map(({ scenario }) => scenario.name).join(' ')}\`) ` +
+    `on ${env.date}, Node.js ${env.node}, ${env.cpu}; the environment table above is of the ` +
+    'last full run.*';
+  for (const rendered of scenarios) {
+    const text = renderSection(rendered, note);
+    const at = sections.findIndex((section) => section.title === rendered.scenario.title);
+    if (at !== -1) {
+      sections[at] = { title: rendered.scenario.title, text };
+      continue;
+    }
+    // After the last section of a scenario that comes before this one.
+    const rank = order.indexOf(rendered.scenario);
+    const before = new Set(order.slice(0, Math.max(0, rank)).map((s) => s.title));
+    let insertAt = 0;
+    sections.forEach((section, index) => {
+      if (before.has(section.title)) insertAt = index + 1;
+    });
+    sections.splice(insertAt, 0, { title: rendered.scenario.title, text });
+  }
+  return `${[head, ...sections.map((section) => section.text)].join('\n\n')}\n`;
 }
 
 /** The closing paragraph of a scenario: what it checked when all went well, else its problems. */
