@@ -106,7 +106,9 @@ const HOW_TO_INSTALL =
 export function ensureWrk(progress: (message: string) => void): string {
   const found = findWrk();
   if (found !== undefined) {
-    if (!executable(found)) throw new SetupError(`${WRK_ENV}=${found} is not executable`);
+    if (!executable(found)) {
+      throw new SetupError(`${WRK_ENV}=${found} is not an executable file; ${HOW_TO_INSTALL}`);
+    }
     return found;
   }
   if (process.getuid?.() === 0 && executable('/usr/bin/apt-get')) {
