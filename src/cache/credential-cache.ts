@@ -26,7 +26,10 @@ import {
   Priority,
   cancellation,
 } from './fetcher.js';
+import { type CacheEntry, StoredEntry } from './entry.js';
 import type { CredentialKey } from './key.js';
+
+export { type CacheEntry, entryJson } from './entry.js';
 
 export { type Lane, LoadCancelled } from './fetcher.js';
 
@@ -40,23 +43,13 @@ export const DEFAULT_NEGATIVE_TTL_MS = 5_000;
 export type CacheResult = 'hit' | 'miss' | 'coalesced' | 'stale' | 'negative';
 export type EvictionReason = 'lru' | 'expired' | 'idle' | 'revoked';
 
-/** A cached credential: immutable; a refresh stores a new one. */
-export interface CacheEntry {
-  readonly key: CredentialKey;
-  readonly issued: IssuedCredentials<unknown>;
-  /** Clock time the credential arrived. */
-  readonly storedAt: number;
-  /** 0 for a credential loaded cold, else one more than the entry it replaced. */
-  readonly generation: number;
-}
-
 /**
  * The cache's own record of a key, the LRU's value: the current entry and what only the cache
  * changes. A refresh replaces `entry` in place, so it never moves the key in the LRU's order:
  * only a client's request does.
  */
 interface Slot {
-  entry: CacheEntry;
+  entry: StoredEntry;
   /** Clock time a client last asked for the key (a background load never counts); -Infinity: never. */
   lastUsedAt: number;
   /** The last refresh of `entry` failed: it is served as `stale`. */
@@ -179,7 +172,11 @@ export class CredentialCache {
 
   /** Whether `entry` may be handed out now. */
   servable(entry: CacheEntry): boolean {
-    return entry.issued.expiration - this.#clock.now() >= this.#minRemainingMs;
+    return (
+      (entry instanceof StoredEntry ? entry.expiration : entry.issued.expiration) -
+        this.#clock.now() >=
+      this.#minRemainingMs
+    );
   }
 
   /**
@@ -191,7 +188,7 @@ export class CredentialCache {
       (this.#pinned.size > 0 ? this.#pinned.get(key.id) : undefined) ?? this.#entries.get(key.id);
     if (!slot) return undefined;
     const now = this.#clock.now();
-    if (slot.entry.issued.expiration - now < this.#minRemainingMs) return undefined;
+    if (slot.entry.expiration - now < this.#minRemainingMs) return undefined;
     slot.lastUsedAt = now;
     const result = slot.refreshFailed ? 'stale' : 'hit';
     this.#emitLookup(key, result);
@@ -340,12 +337,7 @@ export class CredentialCache {
     this.#negative.delete(key.id);
     const now = this.#clock.now();
     const usedNow = !flight.byRefresh || flight.clients > 0;
-    const entry: CacheEntry = {
-      key,
-      issued,
-      storedAt: now,
-      generation: slot ? slot.entry.generation + 1 : 0,
-    };
+    const entry = new StoredEntry(key, issued, now, slot ? slot.entry.generation + 1 : 0);
     if (slot) {
       // In place: a refresh keeps the key's place in the LRU; a client's load moves it up.
       slot.entry = entry;

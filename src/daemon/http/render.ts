@@ -1,19 +1,32 @@
 /**
- * Response bodies of a cached credential, serialised once per entry rather than per hit, and kept
- * by the HTTP layer (a `Renderings`, keyed weakly by entry: the cache owns entries, and an entry
- * that leaves it takes its renderings with it). Every timestamp is ISO-8601 UTC ending in `Z`, which
- * container-credential clients require.
+ * Answers with a cached credential, kept by the HTTP layer (a `Renderings`, keyed weakly by entry:
+ * the cache owns entries, and an entry that leaves it takes what was rendered of it along). Every
+ * timestamp is ISO-8601 UTC ending in `Z`, which container-credential clients require.
  *
- * Memory per entry is what bounds a large cache, so an entry keeps only what hits need: the body,
- * as a string (a `Buffer` costs about 300 bytes more per entry in V8 and native bookkeeping, and
- * a slice of Node's shared 8 KiB pool keeps the whole slab, garbage included, alive with it;
- * writing a string is as fast), and one answer per hit result, whose header list is shared by
- * every answer with the same result and length. A miss renders without keeping anything: an
- * entry asked for once costs no rendering memory.
+ * Memory per entry is what bounds a large cache, so an entry keeps only what hits need. The
+ * `lakeformation` and `redshift` bodies are the JSON text the cache keeps the credential as
+ * (`entryJson`; one definition, `providers/credential-json.ts`), used as it is: the string is
+ * shared, not copied, so a polled entry holds its secret's bytes once. The `container` body is
+ * rendered from the fields (parsed from that text) on the first hit and kept. What the HTTP layer
+ * keeps per entry is one answer per format and hit result, in a `WeakMap` per format and result
+ * (no object per entry beyond the answer itself); the answers' header lists are shared by every
+ * answer with the same result and length. A miss keeps nothing: an entry asked for once costs no
+ * rendering memory.
+ *
+ * Bodies are strings: a `Buffer` costs about 300 bytes more per entry in V8 and native
+ * bookkeeping, and a slice of Node's shared 8 KiB pool keeps the whole slab, garbage included,
+ * alive with it; writing a string is as fast.
  */
-import type { CacheEntry, CacheResult } from '../../cache/credential-cache.js';
+import { type CacheEntry, type CacheResult, entryJson } from '../../cache/credential-cache.js';
+import {
+  databaseCredentialsJson,
+  iso,
+  s3CredentialsJson,
+} from '../../providers/credential-json.js';
 import type { DatabaseCredentials, S3Credentials } from '../../providers/types.js';
 import { type Reply, reply } from './reply.js';
+
+export { iso };
 
 /**
  * - `lakeformation`: the Lake Formation API shape (`SessionToken`, `VendedS3Path`);
@@ -22,21 +35,13 @@ import { type Reply, reply } from './reply.js';
  */
 export type Format = 'lakeformation' | 'container' | 'redshift';
 
-export const iso = (epochMs: number): string => new Date(epochMs).toISOString();
+const FORMATS: readonly Format[] = ['lakeformation', 'container', 'redshift'];
 
 function render(entry: CacheEntry, format: Format): string {
   const { issued } = entry;
   switch (format) {
-    case 'lakeformation': {
-      const c = issued.credentials as S3Credentials;
-      return JSON.stringify({
-        AccessKeyId: c.accessKeyId,
-        SecretAccessKey: c.secretAccessKey,
-        SessionToken: c.sessionToken,
-        Expiration: iso(issued.expiration),
-        ...(c.vendedS3Path !== undefined && { VendedS3Path: c.vendedS3Path }),
-      });
-    }
+    case 'lakeformation':
+      return s3CredentialsJson(issued.credentials as S3Credentials, issued.expiration);
     case 'container': {
       const c = issued.credentials as S3Credentials;
       return JSON.stringify({
@@ -46,18 +51,20 @@ function render(entry: CacheEntry, format: Format): string {
         Expiration: iso(issued.expiration),
       });
     }
-    case 'redshift': {
-      const c = issued.credentials as DatabaseCredentials;
-      return JSON.stringify({
-        dbUser: c.dbUser,
-        dbPassword: c.dbPassword,
-        expiration: iso(issued.expiration),
-        ...(issued.nextRefreshTime !== undefined && {
-          nextRefreshTime: iso(issued.nextRefreshTime),
-        }),
-      });
-    }
+    case 'redshift':
+      return databaseCredentialsJson(
+        issued.credentials as DatabaseCredentials,
+        issued.expiration,
+        issued.nextRefreshTime,
+      );
   }
+}
+
+/** Whether the text the entry keeps is the body of `format` (see `credential-json.ts`). */
+function keptAsBody(entry: CacheEntry, format: Format): string | undefined {
+  if (format === 'container') return undefined;
+  const redshift = entry.key.source === 'redshift_serverless';
+  return redshift === (format === 'redshift') ? entryJson(entry) : undefined;
 }
 
 type Served = Exclude<CacheResult, 'negative'>;
@@ -87,19 +94,18 @@ function answer(result: Served, body: string): Reply {
   return { status: 200, headers, body };
 }
 
-/** What an entry keeps per format, once hit: the body, and the answer per hit result. */
-interface Rendered {
-  readonly body: string;
-  hit: Reply | undefined;
-  stale: Reply | undefined;
-}
+type Kept = Readonly<Record<Format, WeakMap<CacheEntry, Reply>>>;
+
+const kept = (): Kept =>
+  Object.fromEntries(FORMATS.map((format) => [format, new WeakMap<CacheEntry, Reply>()])) as Kept;
 
 /**
- * What the HTTP layer has rendered of each cached entry. Weakly keyed: nothing here keeps an
- * entry alive, and the cache knows nothing of it.
+ * What the HTTP layer has rendered of each cached entry: its answers to hits and stale hits, per
+ * format. Weakly keyed: nothing here keeps an entry alive, and the cache knows nothing of it.
  */
 export class Renderings {
-  readonly #byEntry = new WeakMap<CacheEntry, Partial<Record<Format, Rendered>>>();
+  readonly #hit = kept();
+  readonly #stale = kept();
 
   /**
    * The whole answer for `entry` in `format` with cache result `result`. A hit's (or stale
@@ -107,20 +113,22 @@ export class Renderings {
    * coalesced wait's (once per credential) is made each time and not kept.
    */
   reply(entry: CacheEntry, format: Format, result: Served): Reply {
-    let formats = this.#byEntry.get(entry);
-    let rendered = formats?.[format];
-    if (result !== 'hit' && result !== 'stale') {
-      return answer(result, rendered?.body ?? render(entry, format));
+    if (result !== 'hit' && result !== 'stale') return answer(result, this.#body(entry, format));
+    const answers = (result === 'hit' ? this.#hit : this.#stale)[format];
+    let answered = answers.get(entry);
+    if (answered === undefined) {
+      answered = answer(result, this.#body(entry, format));
+      answers.set(entry, answered);
     }
-    if (!rendered) {
-      // Both slots declared up front: kept in the object itself, not in a property array added later.
-      rendered = { body: render(entry, format), hit: undefined, stale: undefined };
-      if (!formats) {
-        formats = {};
-        this.#byEntry.set(entry, formats);
-      }
-      formats[format] = rendered;
-    }
-    return (rendered[result] ??= answer(result, rendered.body));
+    return answered;
+  }
+
+  /** The entry's own text when it is the body; else a body a hit kept; else rendered now. */
+  #body(entry: CacheEntry, format: Format): string {
+    const body =
+      keptAsBody(entry, format) ??
+      (this.#hit[format].get(entry) ?? this.#stale[format].get(entry))?.body ??
+      render(entry, format);
+    return body as string;
   }
 }

@@ -1,0 +1,103 @@
+/**
+ * An issued credential as one JSON text, in the shape of the AWS answer it came from: Lake
+ * Formation's (`AccessKeyId`, `SecretAccessKey`, `SessionToken`, `Expiration`, `VendedS3Path`)
+ * for S3 credentials, Redshift Serverless `GetCredentials`' (`dbUser`, `dbPassword`,
+ * `expiration`, `nextRefreshTime`) for database users, every time ISO-8601 UTC ending in `Z`.
+ *
+ * This is the one definition of that text. The cache keeps a credential as it (one string per
+ * entry instead of an object and a string per field, and the secret's bytes once), and the HTTP
+ * layer answers the `lakeformation` and `redshift` formats with it as it is, so what is kept
+ * and what is sent are the same bytes. Only the fields' values are in it: nothing that could
+ * identify the caller or the key.
+ */
+import type { DatabaseCredentials, IssuedCredentials, S3Credentials, Source } from './types.js';
+
+export const iso = (epochMs: number): string => new Date(epochMs).toISOString();
+
+/** The Lake Formation shape: `VendedS3Path` only when the credential has one. */
+export function s3CredentialsJson(c: S3Credentials, expiration: number): string {
+  return JSON.stringify({
+    AccessKeyId: c.accessKeyId,
+    SecretAccessKey: c.secretAccessKey,
+    SessionToken: c.sessionToken,
+    Expiration: iso(expiration),
+    ...(c.vendedS3Path !== undefined && { VendedS3Path: c.vendedS3Path }),
+  });
+}
+
+/** The Redshift Serverless shape: `nextRefreshTime` only when AWS gave one. */
+export function databaseCredentialsJson(
+  c: DatabaseCredentials,
+  expiration: number,
+  nextRefreshTime: number | undefined,
+): string {
+  return JSON.stringify({
+    dbUser: c.dbUser,
+    dbPassword: c.dbPassword,
+    expiration: iso(expiration),
+    ...(nextRefreshTime !== undefined && { nextRefreshTime: iso(nextRefreshTime) }),
+  });
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+
+/** Exactly the fields of `S3Credentials`, so that the text gives the same credential back. */
+function isS3Credentials(value: object): value is S3Credentials {
+  const c = value as Partial<Record<keyof S3Credentials, unknown>>;
+  const fields = Object.keys(value).length;
+  return (
+    isString(c.accessKeyId) &&
+    isString(c.secretAccessKey) &&
+    isString(c.sessionToken) &&
+    (c.vendedS3Path === undefined
+      ? fields === 3
+      : fields === 4 && Array.isArray(c.vendedS3Path) && c.vendedS3Path.every(isString))
+  );
+}
+
+function isDatabaseCredentials(value: object): value is DatabaseCredentials {
+  const c = value as Partial<Record<keyof DatabaseCredentials, unknown>>;
+  return isString(c.dbUser) && isString(c.dbPassword) && Object.keys(value).length === 2;
+}
+
+/**
+ * The JSON text of `issued` for a key of `source`, or undefined when its credential is not
+ * exactly of the shape that source's AWS operation issues (a test's fake, say): such a
+ * credential is kept as the object it is.
+ */
+export function credentialJson(
+  source: Source,
+  issued: IssuedCredentials<unknown>,
+): string | undefined {
+  const { credentials } = issued;
+  if (typeof credentials !== 'object' || credentials === null) return undefined;
+  if (source === 'redshift_serverless') {
+    return isDatabaseCredentials(credentials)
+      ? databaseCredentialsJson(credentials, issued.expiration, issued.nextRefreshTime)
+      : undefined;
+  }
+  return isS3Credentials(credentials)
+    ? s3CredentialsJson(credentials, issued.expiration)
+    : undefined;
+}
+
+/** The credential fields of a text made by `credentialJson` for `source`, as a new object. */
+export function credentialFromJson(
+  source: Source,
+  text: string,
+): S3Credentials | DatabaseCredentials {
+  const fields = JSON.parse(text) as Record<string, unknown>;
+  if (source === 'redshift_serverless') {
+    return Object.freeze({
+      dbUser: fields.dbUser as string,
+      dbPassword: fields.dbPassword as string,
+    });
+  }
+  const vended = fields.VendedS3Path as string[] | undefined;
+  return Object.freeze({
+    accessKeyId: fields.AccessKeyId as string,
+    secretAccessKey: fields.SecretAccessKey as string,
+    sessionToken: fields.SessionToken as string,
+    ...(vended !== undefined && { vendedS3Path: Object.freeze(vended) }),
+  });
+}
