@@ -60,11 +60,15 @@ export interface RefreshSchedulerOptions {
   readonly onRefresh?: (key: CredentialKey, result: RefreshOutcome) => void;
 }
 
-/** One scheduled attempt: refresh `entry`, or (a target without one) load the key. */
-interface Job {
-  readonly key: CredentialKey;
-  readonly entry: CacheEntry | undefined;
-}
+/**
+ * One scheduled attempt: refresh the entry, or (a target without one) load the key. The entry or
+ * the key itself is the queue's payload: no object per scheduled key beyond the queue's node.
+ */
+type Job = CacheEntry | CredentialKey;
+
+const isEntry = (job: Job): job is CacheEntry => 'key' in job;
+const keyOf = (job: Job): CredentialKey => (isEntry(job) ? job.key : job);
+const entryOf = (job: Job): CacheEntry | undefined => (isEntry(job) ? job : undefined);
 
 export class RefreshScheduler {
   readonly #clock: Clock;
@@ -110,7 +114,7 @@ export class RefreshScheduler {
       const entry = this.#cache.peek(key);
       if (entry && this.#cache.servable(entry)) continue;
       this.#due.cancel(key.id);
-      attempts.push(this.#attempt({ key, entry }));
+      attempts.push(this.#attempt(entry ?? key));
     }
     this.#firstAttempts = Promise.all(attempts);
   }
@@ -161,7 +165,7 @@ export class RefreshScheduler {
         random: this.#random,
       },
     );
-    this.#schedule({ key: entry.key, entry }, at);
+    this.#schedule(entry, at);
   }
 
   #evicted(entry: CacheEntry, _reason: EvictionReason): void {
@@ -177,7 +181,7 @@ export class RefreshScheduler {
 
   #schedule(job: Job, at: number): void {
     if (this.#stopped) return;
-    this.#due.schedule(job.key.id, at, job);
+    this.#due.schedule(keyOf(job).id, at, job);
   }
 
   #retry(key: CredentialKey, entry: CacheEntry | undefined, state: FailureState | undefined) {
@@ -186,15 +190,16 @@ export class RefreshScheduler {
       throttled: state?.lastError.kind === 'Throttled',
       random: this.#random,
     });
-    this.#schedule({ key, entry }, this.#clock.now() + delay);
+    this.#schedule(entry ?? key, this.#clock.now() + delay);
   }
 
   async #attempt(job: Job): Promise<void> {
     if (this.#stopped) return;
-    const { key } = job;
+    const key = keyOf(job);
+    const scheduled = entryOf(job);
     const target = this.#targets.has(key.id);
     const current = this.#cache.peek(key);
-    if (current !== job.entry && !(target && job.entry === undefined)) return; // superseded
+    if (current !== scheduled && !(target && scheduled === undefined)) return; // superseded
     if (current === undefined && !target) return;
     const lastUsedAt = this.#cache.lastUsedAt(key) ?? Number.NEGATIVE_INFINITY;
     if (current && !target && this.#clock.now() - lastUsedAt >= this.#idleMs) {
