@@ -61,64 +61,97 @@ const encode = (source: Source, ...fields: unknown[]) => {
   return id;
 };
 
-export function tableKey(request: TableCredentialsRequest): TableKey {
-  const canonical: TableCredentialsRequest = Object.freeze({
-    tableArn: request.tableArn,
-    permissions: canonicalSet(request.permissions),
-    supportedPermissionTypes: canonicalSet(request.supportedPermissionTypes),
-    durationSeconds: request.durationSeconds,
-  });
+type RequestOf<S extends Source> = S extends 'lakeformation_table'
+  ? TableCredentialsRequest
+  : S extends 'lakeformation_partition'
+    ? PartitionCredentialsRequest
+    : RedshiftCredentialsRequest;
+
+/**
+ * A key holds its source and id only; `request` is read back from the id each time it is asked
+ * for (once per upstream call), so a cached key costs one small object and its id, not a request
+ * object and a second copy of its table ARN beside the id. What `request` gives is canonical and
+ * frozen, its sets the shared arrays of `canonicalSet`.
+ */
+class Key<S extends Source> {
+  readonly source: S;
+  readonly id: string;
+
+  constructor(source: S, id: string) {
+    this.source = source;
+    this.id = id;
+    Object.freeze(this);
+  }
+
+  get request(): RequestOf<S> {
+    return requestFromId(this.source, this.id) as RequestOf<S>;
+  }
+}
+
+function requestFromId(source: Source, id: string): object {
+  const fields = JSON.parse(id) as unknown[];
+  if (source === 'redshift_serverless') {
+    const [, workgroupName, customDomainName, dbName, durationSeconds] = fields as [
+      Source,
+      string | null,
+      string | null,
+      string | null,
+      number,
+    ];
+    return Object.freeze({
+      ...(workgroupName !== null && { workgroupName }),
+      ...(customDomainName !== null && { customDomainName }),
+      ...(dbName !== null && { dbName }),
+      durationSeconds,
+    });
+  }
+  const [, tableArn, permissions, supportedPermissionTypes, durationSeconds, partitionValues] =
+    fields as [Source, string, string[], string[], number, string[] | undefined];
   return Object.freeze({
-    source: 'lakeformation_table',
-    id: encode(
-      'lakeformation_table',
-      canonical.tableArn,
-      canonical.permissions,
-      canonical.supportedPermissionTypes,
-      canonical.durationSeconds,
-    ),
-    request: canonical,
+    tableArn,
+    permissions: canonicalSet(permissions),
+    supportedPermissionTypes: canonicalSet(supportedPermissionTypes),
+    durationSeconds,
+    ...(partitionValues !== undefined && { partitionValues: Object.freeze(partitionValues) }),
   });
+}
+
+export function tableKey(request: TableCredentialsRequest): TableKey {
+  return new Key(
+    'lakeformation_table',
+    encode(
+      'lakeformation_table',
+      request.tableArn,
+      canonicalSet(request.permissions),
+      canonicalSet(request.supportedPermissionTypes),
+      request.durationSeconds,
+    ),
+  );
 }
 
 export function partitionKey(request: PartitionCredentialsRequest): PartitionKey {
-  const canonical: PartitionCredentialsRequest = Object.freeze({
-    tableArn: request.tableArn,
-    permissions: canonicalSet(request.permissions),
-    supportedPermissionTypes: canonicalSet(request.supportedPermissionTypes),
-    durationSeconds: request.durationSeconds,
-    partitionValues: Object.freeze([...request.partitionValues]),
-  });
-  return Object.freeze({
-    source: 'lakeformation_partition',
-    id: encode(
+  return new Key(
+    'lakeformation_partition',
+    encode(
       'lakeformation_partition',
-      canonical.tableArn,
-      canonical.permissions,
-      canonical.supportedPermissionTypes,
-      canonical.durationSeconds,
-      canonical.partitionValues,
+      request.tableArn,
+      canonicalSet(request.permissions),
+      canonicalSet(request.supportedPermissionTypes),
+      request.durationSeconds,
+      request.partitionValues,
     ),
-    request: canonical,
-  });
+  );
 }
 
 export function redshiftKey(request: RedshiftCredentialsRequest): RedshiftKey {
-  const canonical: RedshiftCredentialsRequest = Object.freeze({
-    ...(request.workgroupName !== undefined && { workgroupName: request.workgroupName }),
-    ...(request.customDomainName !== undefined && { customDomainName: request.customDomainName }),
-    ...(request.dbName !== undefined && { dbName: request.dbName }),
-    durationSeconds: request.durationSeconds,
-  });
-  return Object.freeze({
-    source: 'redshift_serverless',
-    id: encode(
+  return new Key(
+    'redshift_serverless',
+    encode(
       'redshift_serverless',
-      canonical.workgroupName ?? null,
-      canonical.customDomainName ?? null,
-      canonical.dbName ?? null,
-      canonical.durationSeconds,
+      request.workgroupName ?? null,
+      request.customDomainName ?? null,
+      request.dbName ?? null,
+      request.durationSeconds,
     ),
-    request: canonical,
-  });
+  );
 }
