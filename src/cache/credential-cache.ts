@@ -15,7 +15,6 @@
  * providers behind the shared upstream budget), time through the clock it is given. Whoever
  * needs to know what happens to entries subscribes (`subscribe`): the refresher, the metrics.
  */
-import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import { UpstreamError } from '../providers/errors.js';
 import type { IssuedCredentials, Source } from '../providers/types.js';
@@ -44,16 +43,83 @@ export type CacheResult = 'hit' | 'miss' | 'coalesced' | 'stale' | 'negative';
 export type EvictionReason = 'lru' | 'expired' | 'idle' | 'revoked';
 
 /**
- * The cache's own record of a key, the LRU's value: the current entry and what only the cache
- * changes. A refresh replaces `entry` in place, so it never moves the key in the LRU's order:
- * only a client's request does.
+ * Entries by key id, in the order of their last use by a client: a `Map` and a list threaded
+ * through the entries themselves, so an entry costs no node beyond its place in the map. A refresh
+ * puts its new entry in the old one's place (`replace`), so only a client's request moves a key.
  */
-interface Slot {
-  entry: StoredEntry;
-  /** Clock time a client last asked for the key (a background load never counts); -Infinity: never. */
-  lastUsedAt: number;
-  /** The last refresh of `entry` failed: it is served as `stale`. */
-  refreshFailed: boolean;
+class Recency {
+  readonly #byId = new Map<string, StoredEntry>();
+  /** Most and least recently used. */
+  #newest: StoredEntry | undefined;
+  #oldest: StoredEntry | undefined;
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  get oldest(): StoredEntry | undefined {
+    return this.#oldest;
+  }
+
+  /** Without touching the order. */
+  peek(id: string): StoredEntry | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** Makes `entry` (held here) the most recently used. */
+  touch(entry: StoredEntry): void {
+    if (entry === this.#newest) return;
+    this.#unlink(entry);
+    this.#linkNewest(entry);
+  }
+
+  /** Adds `entry`, whose key is not held, as the most recently used. */
+  add(entry: StoredEntry): void {
+    this.#byId.set(entry.key.id, entry);
+    this.#linkNewest(entry);
+  }
+
+  /** `fresh` takes the place of `old` (held here, same key) in the map and the order. */
+  replace(old: StoredEntry, fresh: StoredEntry): void {
+    fresh.older = old.older;
+    fresh.newer = old.newer;
+    if (fresh.older) fresh.older.newer = fresh;
+    else this.#oldest = fresh;
+    if (fresh.newer) fresh.newer.older = fresh;
+    else this.#newest = fresh;
+    old.older = old.newer = undefined;
+    this.#byId.set(fresh.key.id, fresh);
+  }
+
+  /** Removes the entry of `id`; returns it, or undefined when none is held. */
+  delete(id: string): StoredEntry | undefined {
+    const entry = this.#byId.get(id);
+    if (!entry) return undefined;
+    this.#byId.delete(id);
+    this.#unlink(entry);
+    return entry;
+  }
+
+  /** Most recently used first. */
+  *values(): Generator<StoredEntry> {
+    for (let entry = this.#newest; entry; entry = entry.older) yield entry;
+  }
+
+  #unlink(entry: StoredEntry): void {
+    if (entry.older) entry.older.newer = entry.newer;
+    else if (this.#oldest === entry) this.#oldest = entry.newer;
+    if (entry.newer) entry.newer.older = entry.older;
+    else if (this.#newest === entry) this.#newest = entry.older;
+    entry.older = entry.newer = undefined;
+  }
+
+  #linkNewest(entry: StoredEntry): void {
+    entry.older = this.#newest;
+    entry.newer = undefined;
+    if (this.#newest) this.#newest.newer = entry;
+    else this.#oldest = entry;
+    this.#newest = entry;
+  }
 }
 
 /** What the cache tells its subscribers. */
@@ -130,8 +196,10 @@ export class CredentialCache {
   readonly #minRemainingMs: number;
   readonly #negativeTtlMs: number;
   readonly #isPinned: (key: CredentialKey) => boolean;
-  readonly #entries: LRUCache<string, Slot>;
-  readonly #pinned = new Map<string, Slot>();
+  readonly #maxEntries: number;
+  /** What a client can have evicted, by last use; pinned keys are held beside it. */
+  readonly #entries = new Recency();
+  readonly #pinned = new Map<string, StoredEntry>();
   readonly #negative = new Map<string, NegativeEntry>();
   readonly #flights = new Map<string, Flight>();
   readonly #listeners: CacheListener[] = [];
@@ -152,13 +220,7 @@ export class CredentialCache {
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
       throw new RangeError(`maxEntries: must be a whole number of at least 1, got ${maxEntries}`);
     }
-    this.#entries = new LRUCache<string, Slot>({
-      max: maxEntries,
-      // After the key is gone: whoever is told finds the cache without it.
-      disposeAfter: (slot, _id, reason) => {
-        if (reason === 'evict') this.#left(slot.entry, 'lru');
-      },
-    });
+    this.#maxEntries = maxEntries;
   }
 
   /** Tells `listener` of stores, evictions and lookups from now on; returns the unsubscribe. */
@@ -184,20 +246,23 @@ export class CredentialCache {
    * refresh fails), synchronously; undefined when only `get` can answer.
    */
   getServable(key: CredentialKey): Lookup | undefined {
-    const slot =
-      (this.#pinned.size > 0 ? this.#pinned.get(key.id) : undefined) ?? this.#entries.get(key.id);
-    if (!slot) return undefined;
+    let entry = this.#pinned.size > 0 ? this.#pinned.get(key.id) : undefined;
+    if (entry === undefined) {
+      entry = this.#entries.peek(key.id);
+      if (entry === undefined) return undefined;
+      this.#entries.touch(entry);
+    }
     const now = this.#clock.now();
-    if (slot.entry.expiration - now < this.#minRemainingMs) return undefined;
-    slot.lastUsedAt = now;
-    const result = slot.refreshFailed ? 'stale' : 'hit';
+    if (entry.expiration - now < this.#minRemainingMs) return undefined;
+    entry.lastUsedAt = now;
+    const result = entry.refreshFailed ? 'stale' : 'hit';
     this.#emitLookup(key, result);
-    return { entry: slot.entry, result };
+    return { entry, result };
   }
 
   /** Clock time a client last asked for the cached `key` (-Infinity: never); undefined: not cached. */
   lastUsedAt(key: CredentialKey): number | undefined {
-    return this.#slot(key)?.lastUsedAt;
+    return this.#current(key)?.lastUsedAt;
   }
 
   /**
@@ -267,7 +332,7 @@ export class CredentialCache {
       if (pinned) existing.priority.raise('reserved');
       return existing.promise;
     }
-    const basis = this.#slot(key)?.entry;
+    const basis = this.#current(key);
     if (!basis && !pinned) {
       return Promise.reject(new LoadCancelled('the entry is not in the cache'));
     }
@@ -318,42 +383,46 @@ export class CredentialCache {
       if (isDeterministic(error) && this.#negativeTtlMs > 0) {
         this.#negative.set(key.id, { error, until: this.#clock.now() + this.#negativeTtlMs });
       }
-      const slot = this.#slot(key);
+      const current = this.#current(key);
       if (flight.byRefresh) {
         // Served as `stale` from now on (the refresher decides about eviction and retries).
-        if (slot !== undefined && slot.entry === flight.basis) slot.refreshFailed = true;
-      } else if (isDeterministic(error) && error.evict && slot && !this.servable(slot.entry)) {
+        if (current !== undefined && current === flight.basis) current.refreshFailed = true;
+      } else if (isDeterministic(error) && error.evict && current && !this.servable(current)) {
         // A client's miss found access revoked: the old, no longer servable entry goes too.
-        this.evict(key, 'revoked', slot.entry);
+        this.evict(key, 'revoked', current);
       }
       throw error;
     }
     if (signal.aborted) throw cancellation(signal);
-    const slot = this.#slot(key);
+    const current = this.#current(key);
     const pinned = this.#isPinned(key);
-    if (flight.byRefresh && flight.clients === 0 && !pinned && slot?.entry !== flight.basis) {
+    if (flight.byRefresh && flight.clients === 0 && !pinned && current !== flight.basis) {
       throw new LoadCancelled('its entry left the cache');
     }
     this.#negative.delete(key.id);
     const now = this.#clock.now();
     const usedNow = !flight.byRefresh || flight.clients > 0;
-    const entry = new StoredEntry(key, issued, now, slot ? slot.entry.generation + 1 : 0);
-    if (slot) {
-      // In place: a refresh keeps the key's place in the LRU; a client's load moves it up.
-      slot.entry = entry;
-      slot.refreshFailed = false;
-      if (usedNow) {
-        slot.lastUsedAt = now;
-        if (!pinned) this.#entries.get(key.id);
+    const entry = new StoredEntry(key, issued, now, current ? current.generation + 1 : 0);
+    if (current) {
+      // In its place: a refresh keeps the key's place in the LRU; a client's load moves it up.
+      entry.lastUsedAt = usedNow ? now : current.lastUsedAt;
+      if (pinned) this.#pinned.set(key.id, entry);
+      else {
+        this.#entries.replace(current, entry);
+        if (usedNow) this.#entries.touch(entry);
       }
     } else {
-      const fresh: Slot = {
-        entry,
-        lastUsedAt: usedNow ? now : Number.NEGATIVE_INFINITY,
-        refreshFailed: false,
-      };
-      if (pinned) this.#pinned.set(key.id, fresh);
-      else this.#entries.set(key.id, fresh);
+      if (usedNow) entry.lastUsedAt = now;
+      if (pinned) this.#pinned.set(key.id, entry);
+      else {
+        this.#entries.add(entry);
+        const oldest = this.#entries.oldest;
+        if (this.#entries.size > this.#maxEntries && oldest) {
+          // After the key is gone: whoever is told finds the cache without it.
+          this.#entries.delete(oldest.key.id);
+          this.#left(oldest, 'lru');
+        }
+      }
     }
     for (const listener of this.#listeners) listener.stored?.(entry);
     return entry;
@@ -367,7 +436,7 @@ export class CredentialCache {
     flight.clients -= 1;
     if (flight.clients > 0 || flight.started) return;
     if (!flight.byRefresh) this.#cancel(flight, 'every client waiting on it hung up');
-    else if (!this.#isPinned(key) && this.#slot(key)?.entry !== flight.basis) {
+    else if (!this.#isPinned(key) && this.#current(key) !== flight.basis) {
       this.#cancel(flight, 'its entry left the cache and its clients hung up');
     }
   }
@@ -384,19 +453,19 @@ export class CredentialCache {
 
   /** The entry for `key` without touching its recency or use time. */
   peek(key: CredentialKey): CacheEntry | undefined {
-    return this.#slot(key)?.entry;
+    return this.#current(key);
   }
 
-  #slot(key: CredentialKey): Slot | undefined {
+  #current(key: CredentialKey): StoredEntry | undefined {
     return this.#pinned.get(key.id) ?? this.#entries.peek(key.id);
   }
 
   /** Removes the entry of `key` (if it is still `entry`, when given), telling subscribers why. */
   evict(key: CredentialKey, reason: EvictionReason, entry?: CacheEntry): boolean {
-    const slot = this.#slot(key);
-    if (!slot || (entry !== undefined && slot.entry !== entry)) return false;
+    const current = this.#current(key);
+    if (!current || (entry !== undefined && current !== entry)) return false;
     if (!this.#pinned.delete(key.id)) this.#entries.delete(key.id);
-    this.#left(slot.entry, reason);
+    this.#left(current, reason);
     return true;
   }
 
@@ -412,8 +481,8 @@ export class CredentialCache {
   /** Every entry, pinned first, then least recently used last; does not touch recency. */
   entries(): CacheEntry[] {
     const entries: CacheEntry[] = [];
-    for (const slot of this.#pinned.values()) entries.push(slot.entry);
-    for (const slot of this.#entries.values()) entries.push(slot.entry);
+    for (const entry of this.#pinned.values()) entries.push(entry);
+    for (const entry of this.#entries.values()) entries.push(entry);
     return entries;
   }
 
@@ -424,8 +493,8 @@ export class CredentialCache {
       lakeformation_partition: 0,
       redshift_serverless: 0,
     };
-    for (const slot of this.#pinned.values()) counts[slot.entry.key.source] += 1;
-    for (const slot of this.#entries.values()) counts[slot.entry.key.source] += 1;
+    for (const entry of this.#pinned.values()) counts[entry.key.source] += 1;
+    for (const entry of this.#entries.values()) counts[entry.key.source] += 1;
     return counts;
   }
 
@@ -437,11 +506,10 @@ export class CredentialCache {
   sweep(idleMs: number): number {
     const now = this.#clock.now();
     let removed = 0;
-    for (const slot of [...this.#entries.values()]) {
-      const { entry } = slot;
+    for (const entry of [...this.#entries.values()]) {
       const reason: EvictionReason | undefined = !this.servable(entry)
         ? 'expired'
-        : now - slot.lastUsedAt >= idleMs
+        : now - entry.lastUsedAt >= idleMs
           ? 'idle'
           : undefined;
       if (reason && this.evict(entry.key, reason, entry)) removed++;

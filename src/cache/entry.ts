@@ -25,9 +25,22 @@ export interface CacheEntry {
 }
 
 /**
+ * The fields last parsed from an entry's text, while anyone still holds them: readers get the
+ * same object (so it can be told from another entry's), and nothing is kept once they let go.
+ * Beside the entries rather than a field of each: most entries are never parsed.
+ */
+const lastParsed = new WeakMap<StoredEntry, WeakRef<object>>();
+
+/**
  * The cache's entries. It is its own `issued` (no second object per entry): `expiration` and
  * `nextRefreshTime` are fields, `credentials` is parsed from the text on demand. The secret is in
  * a private field, so neither `JSON.stringify` nor `util.inspect` of an entry shows it.
+ *
+ * The entry is also the cache's record of its key (no slot object beside it): the last use, the
+ * failed-refresh flag and its place in the LRU order are fields here that only the cache writes
+ * (everyone else sees a `CacheEntry`, read-only). What a client is handed never changes: the key,
+ * the times and the credential are fixed at construction, and a refresh stores a new entry,
+ * which takes the old one's place (`CredentialCache`, `Recency`).
  */
 export class StoredEntry implements CacheEntry, IssuedCredentials<unknown> {
   readonly key: CredentialKey;
@@ -37,11 +50,13 @@ export class StoredEntry implements CacheEntry, IssuedCredentials<unknown> {
   readonly nextRefreshTime: number | undefined;
   /** The credential's JSON text, or the credential itself when it has no text form. */
   readonly #credential: string | object;
-  /**
-   * The fields last parsed from the text, while anyone still holds them: readers get the same
-   * object (so it can be told from another entry's), and nothing is kept once they let go.
-   */
-  #parsed: WeakRef<object> | undefined;
+  /** The cache's: clock time a client last asked for the key; -Infinity: never. */
+  lastUsedAt = Number.NEGATIVE_INFINITY;
+  /** The cache's: the last refresh of this entry failed (it is served as `stale`). */
+  refreshFailed = false;
+  /** The cache's: the next entry towards the least and the most recently used. */
+  older: StoredEntry | undefined = undefined;
+  newer: StoredEntry | undefined = undefined;
 
   constructor(
     key: CredentialKey,
@@ -55,7 +70,6 @@ export class StoredEntry implements CacheEntry, IssuedCredentials<unknown> {
     this.expiration = issued.expiration;
     this.nextRefreshTime = issued.nextRefreshTime;
     this.#credential = credentialJson(key.source, issued) ?? (issued.credentials as object);
-    this.#parsed = undefined;
   }
 
   get issued(): IssuedCredentials<unknown> {
@@ -65,10 +79,10 @@ export class StoredEntry implements CacheEntry, IssuedCredentials<unknown> {
   get credentials(): unknown {
     const credential = this.#credential;
     if (typeof credential !== 'string') return credential;
-    let parsed = this.#parsed?.deref();
+    let parsed = lastParsed.get(this)?.deref();
     if (parsed === undefined) {
       parsed = credentialFromJson(this.key.source, credential);
-      this.#parsed = new WeakRef(parsed);
+      lastParsed.set(this, new WeakRef(parsed));
     }
     return parsed;
   }
