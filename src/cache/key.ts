@@ -34,6 +34,9 @@ export type CredentialKey = TableKey | PartitionKey | RedshiftKey;
 
 /** Canonical sets already made, shared by every key that has them (a cache holds many keys). */
 const canonicalSets = new Map<string, readonly string[]>();
+/** The same sets by their number (the order they were first made in), and each set's number. */
+const setsByNumber: (readonly string[])[] = [];
+const setNumbers = new Map<readonly string[], number>();
 /** Past this many distinct sets (the permission enums allow 1,023), new ones are not kept. */
 const MAX_CANONICAL_SETS = 2_048;
 
@@ -44,19 +47,41 @@ export function canonicalSet(values: readonly string[]): readonly string[] {
   let set = canonicalSets.get(id);
   if (!set) {
     set = Object.freeze(sorted);
-    if (canonicalSets.size < MAX_CANONICAL_SETS) canonicalSets.set(id, set);
+    if (canonicalSets.size < MAX_CANONICAL_SETS) {
+      canonicalSets.set(id, set);
+      setNumbers.set(set, setsByNumber.length);
+      setsByNumber.push(set);
+    }
   }
   return set;
 }
 
 /**
- * `id` is an unambiguous encoding of every key field (JSON of an array in fixed order), so two
- * keys are equal exactly when their ids are. JSON.stringify hands a long result back as a rope
- * of pieces, about 100 bytes more than the text itself for as long as the key lives; reading a
- * character makes V8 flatten it, and the collector then keeps only the flat copy.
+ * A canonical set in an id: its number when it is kept (a set is kept from its first use on, or
+ * never), else the set itself; a number and an array never read as each other.
+ */
+const setRef = (set: readonly string[]): number | readonly string[] => setNumbers.get(set) ?? set;
+
+const setFromRef = (ref: number | string[]): readonly string[] =>
+  typeof ref === 'number' ? (setsByNumber[ref] ?? []) : canonicalSet(ref);
+
+/** A key's source in its id: one digit rather than its name. */
+const SOURCE_CODES: Readonly<Record<Source, number>> = {
+  lakeformation_table: 0,
+  lakeformation_partition: 1,
+  redshift_serverless: 2,
+};
+
+/**
+ * `id` is an unambiguous encoding of every key field (JSON of an array in fixed order: the
+ * source's code, then the fields, sets by their number in this process), so two keys are equal
+ * exactly when their ids are, and an id is about half as long as the JSON of the fields by name
+ * (a cached key keeps it). JSON.stringify hands a long result back as a rope of pieces, about
+ * 100 bytes more than the text itself for as long as the key lives; reading a character makes V8
+ * flatten it, and the collector then keeps only the flat copy.
  */
 const encode = (source: Source, ...fields: unknown[]) => {
-  const id = JSON.stringify([source, ...fields]);
+  const id = JSON.stringify([SOURCE_CODES[source], ...fields]);
   id.charCodeAt(0);
   return id;
 };
@@ -92,7 +117,7 @@ function requestFromId(source: Source, id: string): object {
   const fields = JSON.parse(id) as unknown[];
   if (source === 'redshift_serverless') {
     const [, workgroupName, customDomainName, dbName, durationSeconds] = fields as [
-      Source,
+      number,
       string | null,
       string | null,
       string | null,
@@ -106,11 +131,11 @@ function requestFromId(source: Source, id: string): object {
     });
   }
   const [, tableArn, permissions, supportedPermissionTypes, durationSeconds, partitionValues] =
-    fields as [Source, string, string[], string[], number, string[] | undefined];
+    fields as [number, string, number | string[], number | string[], number, string[] | undefined];
   return Object.freeze({
     tableArn,
-    permissions: canonicalSet(permissions),
-    supportedPermissionTypes: canonicalSet(supportedPermissionTypes),
+    permissions: setFromRef(permissions),
+    supportedPermissionTypes: setFromRef(supportedPermissionTypes),
     durationSeconds,
     ...(partitionValues !== undefined && { partitionValues: Object.freeze(partitionValues) }),
   });
@@ -122,8 +147,8 @@ export function tableKey(request: TableCredentialsRequest): TableKey {
     encode(
       'lakeformation_table',
       request.tableArn,
-      canonicalSet(request.permissions),
-      canonicalSet(request.supportedPermissionTypes),
+      setRef(canonicalSet(request.permissions)),
+      setRef(canonicalSet(request.supportedPermissionTypes)),
       request.durationSeconds,
     ),
   );
@@ -135,8 +160,8 @@ export function partitionKey(request: PartitionCredentialsRequest): PartitionKey
     encode(
       'lakeformation_partition',
       request.tableArn,
-      canonicalSet(request.permissions),
-      canonicalSet(request.supportedPermissionTypes),
+      setRef(canonicalSet(request.permissions)),
+      setRef(canonicalSet(request.supportedPermissionTypes)),
       request.durationSeconds,
       request.partitionValues,
     ),
