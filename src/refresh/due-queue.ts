@@ -1,28 +1,25 @@
 /**
  * Payloads due at given clock times, kept in a binary min-heap and handed to one callback by
- * one clock timer set for the earliest. Ten thousand refreshes then cost ten thousand small heap
- * nodes rather than ten thousand Node timers (each with a different delay, each its own timer
- * list), and no closure each: a node is the only object per key.
- *
- * A key has at most one pending node: scheduling it again replaces the earlier one, which stays
- * in the heap until it surfaces and is then skipped.
+ * one clock timer set for the earliest. Ten thousand refreshes then cost ten thousand places in
+ * the heap rather than ten thousand Node timers (each with a different delay, each its own timer
+ * list), and no object each: the heap is four parallel arrays (due time, order of scheduling, id,
+ * payload; the times unboxed in a double array), and a map from id to its place. A key has at
+ * most one pending payload: scheduling it again moves its place, cancelling it removes it, so the
+ * heap never holds replaced payloads.
  */
 import type { Clock, Timer } from '../clock.js';
-
-interface Node<T> {
-  readonly at: number;
-  readonly id: string;
-  readonly seq: number;
-  readonly payload: T;
-}
 
 export class DueQueue<T> {
   readonly #clock: Clock;
   readonly #onDue: (payload: T) => void;
-  readonly #heap: Node<T>[] = [];
-  /** The pending node of each id; a node in the heap that is not here was replaced or cancelled. */
-  readonly #pending = new Map<string, Node<T>>();
-  #seq = 0;
+  /** The heap, by place: due time, then order of scheduling at equal times. */
+  readonly #at: number[] = [];
+  readonly #seq: number[] = [];
+  readonly #ids: string[] = [];
+  readonly #payloads: T[] = [];
+  /** The place in the heap of each pending id. */
+  readonly #places = new Map<string, number>();
+  #nextSeq = 0;
   #timer: Timer | undefined;
   #timerAt = Infinity;
 
@@ -37,66 +34,77 @@ export class DueQueue<T> {
    * pending one for `id`.
    */
   schedule(id: string, at: number, payload: T): void {
-    const node = { at, id, seq: ++this.#seq, payload };
-    this.#pending.set(id, node);
-    this.#push(node);
-    this.#compactIfStale();
-    if (at < this.#timerAt) this.#arm();
+    const seq = ++this.#nextSeq;
+    let place = this.#places.get(id);
+    if (place === undefined) {
+      place = this.#ids.length;
+      this.#at.push(at);
+      this.#seq.push(seq);
+      this.#ids.push(id);
+      this.#payloads.push(payload);
+      this.#places.set(id, place);
+      this.#up(place);
+    } else {
+      this.#at[place] = at;
+      this.#seq[place] = seq;
+      this.#payloads[place] = payload;
+      this.#down(this.#up(place));
+    }
+    this.#arm();
   }
 
   /** Drops the pending payload of `id`, if any. */
   cancel(id: string): void {
-    this.#pending.delete(id);
-    if (this.#pending.size === 0) this.clear();
-    else this.#compactIfStale();
+    const place = this.#places.get(id);
+    if (place === undefined) return;
+    this.#remove(place);
+    if (this.#ids.length === 0) this.clear();
   }
 
-  /** Nodes in the heap, pending or replaced (for tests). */
+  /** Places in the heap (for tests): one per pending payload. */
   get heapSize(): number {
-    return this.#heap.length;
-  }
-
-  /** Rebuilds the heap from the pending nodes once replaced nodes outnumber them. */
-  #compactIfStale(): void {
-    if (this.#heap.length <= 2 * this.#pending.size + 64) return;
-    this.#heap.length = 0;
-    for (const node of this.#pending.values()) this.#push(node);
-    this.#arm();
+    return this.#ids.length;
   }
 
   /** When the payload of `id` is due, if one is pending. */
   dueAt(id: string): number | undefined {
-    return this.#pending.get(id)?.at;
+    const place = this.#places.get(id);
+    return place === undefined ? undefined : this.#at[place];
   }
 
   /** Ids with a pending payload. */
   ids(): IterableIterator<string> {
-    return this.#pending.keys();
+    return this.#places.keys();
   }
 
   /** Drops every pending payload and the timer. */
   clear(): void {
-    this.#pending.clear();
-    this.#heap.length = 0;
+    this.#places.clear();
+    this.#at.length = 0;
+    this.#seq.length = 0;
+    this.#ids.length = 0;
+    this.#payloads.length = 0;
     this.#timer?.cancel();
     this.#timer = undefined;
     this.#timerAt = Infinity;
   }
 
   get size(): number {
-    return this.#pending.size;
+    return this.#ids.length;
   }
 
+  /** The timer for the earliest due time, unless it is set for it already. */
   #arm(): void {
+    const top = this.#at[0];
+    if (top === this.#timerAt && this.#timer) return;
     this.#timer?.cancel();
-    const top = this.#heap[0];
-    if (!top) {
+    if (top === undefined) {
       this.#timer = undefined;
       this.#timerAt = Infinity;
       return;
     }
-    this.#timerAt = top.at;
-    this.#timer = this.#clock.setTimeout(() => this.#fire(), top.at - this.#clock.now());
+    this.#timerAt = top;
+    this.#timer = this.#clock.setTimeout(() => this.#fire(), top - this.#clock.now());
   }
 
   #fire(): void {
@@ -104,60 +112,84 @@ export class DueQueue<T> {
     this.#timerAt = Infinity;
     const now = this.#clock.now();
     const due: T[] = [];
-    for (let top = this.#heap[0]; top && top.at <= now; top = this.#heap[0]) {
-      this.#pop();
-      if (this.#pending.get(top.id) === top) {
-        this.#pending.delete(top.id);
-        due.push(top.payload);
-      }
+    while (this.#ids.length > 0 && (this.#at[0] as number) <= now) {
+      due.push(this.#payloads[0] as T);
+      this.#remove(0);
     }
     this.#arm();
     for (const payload of due) this.#onDue(payload);
   }
 
-  #push(node: Node<T>): void {
-    const heap = this.#heap;
-    heap.push(node);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const above = heap[parent];
-      if (!above || !before(node, above)) break;
-      heap[i] = above;
-      i = parent;
+  /** Takes the payload at `place` out of the heap. */
+  #remove(place: number): void {
+    this.#places.delete(this.#ids[place] as string);
+    const last = this.#ids.length - 1;
+    if (place !== last) {
+      this.#move(last, place);
+      this.#down(this.#up(place));
     }
-    heap[i] = node;
+    this.#at.pop();
+    this.#seq.pop();
+    this.#ids.pop();
+    this.#payloads.pop();
   }
 
-  #pop(): void {
-    const heap = this.#heap;
-    const last = heap.pop();
-    if (!last || heap.length === 0) return;
-    let i = 0;
+  /** Copies what is at `from` to `to`, and records `to` as its place. */
+  #move(from: number, to: number): void {
+    this.#at[to] = this.#at[from] as number;
+    this.#seq[to] = this.#seq[from] as number;
+    const id = this.#ids[from] as string;
+    this.#ids[to] = id;
+    this.#payloads[to] = this.#payloads[from] as T;
+    this.#places.set(id, to);
+  }
+
+  /** Earlier first; at equal times, in the order scheduled. */
+  #before(a: number, b: number): boolean {
+    const at = this.#at as number[];
+    const aAt = at[a] as number;
+    const bAt = at[b] as number;
+    return aAt < bAt || (aAt === bAt && (this.#seq[a] as number) < (this.#seq[b] as number));
+  }
+
+  #swap(a: number, b: number): void {
+    const at = this.#at[a] as number;
+    const seq = this.#seq[a] as number;
+    const id = this.#ids[a] as string;
+    const payload = this.#payloads[a] as T;
+    this.#move(b, a);
+    this.#at[b] = at;
+    this.#seq[b] = seq;
+    this.#ids[b] = id;
+    this.#payloads[b] = payload;
+    this.#places.set(id, b);
+  }
+
+  /** Moves the payload at `place` up while it is due before its parent; returns its place. */
+  #up(place: number): number {
+    let i = place;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.#before(i, parent)) break;
+      this.#swap(i, parent);
+      i = parent;
+    }
+    return i;
+  }
+
+  /** Moves the payload at `place` down while a child is due before it. */
+  #down(place: number): void {
+    const size = this.#ids.length;
+    let i = place;
     for (;;) {
       const left = 2 * i + 1;
       const right = left + 1;
-      let smallest = last;
-      let at = -1;
-      const l = heap[left];
-      const r = heap[right];
-      if (l && before(l, smallest)) {
-        smallest = l;
-        at = left;
-      }
-      if (r && before(r, smallest)) {
-        smallest = r;
-        at = right;
-      }
-      if (at === -1) break;
-      heap[i] = smallest;
-      i = at;
+      let smallest = i;
+      if (left < size && this.#before(left, smallest)) smallest = left;
+      if (right < size && this.#before(right, smallest)) smallest = right;
+      if (smallest === i) return;
+      this.#swap(i, smallest);
+      i = smallest;
     }
-    heap[i] = last;
   }
-}
-
-/** Earlier first; at equal times, in the order scheduled. */
-function before<T>(a: Node<T>, b: Node<T>): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
