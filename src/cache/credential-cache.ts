@@ -75,7 +75,7 @@ class Recency {
 
   /** Adds `entry`, whose key is not held, as the most recently used. */
   add(entry: StoredEntry): void {
-    this.#byId.set(entry.key.id, entry);
+    this.#byId.set(entry.keyId, entry);
     this.#linkNewest(entry);
   }
 
@@ -88,7 +88,7 @@ class Recency {
     if (fresh.newer) fresh.newer.older = fresh;
     else this.#newest = fresh;
     old.older = old.newer = undefined;
-    this.#byId.set(fresh.key.id, fresh);
+    this.#byId.set(fresh.keyId, fresh);
   }
 
   /** Removes the entry of `id`; returns it, or undefined when none is held. */
@@ -419,7 +419,7 @@ export class CredentialCache {
         const oldest = this.#entries.oldest;
         if (this.#entries.size > this.#maxEntries && oldest) {
           // After the key is gone: whoever is told finds the cache without it.
-          this.#entries.delete(oldest.key.id);
+          this.#entries.delete(oldest.keyId);
           this.#left(oldest, 'lru');
         }
       }
@@ -470,8 +470,8 @@ export class CredentialCache {
   }
 
   /** `entry` is out of the cache: its refresh goes with it, then subscribers are told. */
-  #left(entry: CacheEntry, reason: EvictionReason): void {
-    const flight = this.#flights.get(entry.key.id);
+  #left(entry: StoredEntry, reason: EvictionReason): void {
+    const flight = this.#flights.get(entry.keyId);
     if (flight && flight.basis === entry && flight.clients === 0) {
       this.#cancel(flight, `its entry left the cache (${reason})`);
     }
@@ -493,8 +493,8 @@ export class CredentialCache {
       lakeformation_partition: 0,
       redshift_serverless: 0,
     };
-    for (const entry of this.#pinned.values()) counts[entry.key.source] += 1;
-    for (const entry of this.#entries.values()) counts[entry.key.source] += 1;
+    for (const entry of this.#pinned.values()) counts[entry.source] += 1;
+    for (const entry of this.#entries.values()) counts[entry.source] += 1;
     return counts;
   }
 

@@ -11,8 +11,8 @@
  * it is.
  */
 import { credentialFromJson, credentialJson } from '../providers/credential-json.js';
-import type { IssuedCredentials } from '../providers/types.js';
-import type { CredentialKey } from './key.js';
+import type { IssuedCredentials, Source } from '../providers/types.js';
+import { type CredentialKey, keyFromId, sourceOfId } from './key.js';
 
 /** A cached credential: immutable; a refresh stores a new one. */
 export interface CacheEntry {
@@ -43,7 +43,8 @@ const lastParsed = new WeakMap<StoredEntry, WeakRef<object>>();
  * which takes the old one's place (`CredentialCache`, `Recency`).
  */
 export class StoredEntry implements CacheEntry, IssuedCredentials<unknown> {
-  readonly key: CredentialKey;
+  /** The key's id: `key` is made again from it when asked for, so no key object is kept. */
+  readonly keyId: string;
   readonly storedAt: number;
   readonly generation: number;
   readonly expiration: number;
@@ -64,12 +65,20 @@ export class StoredEntry implements CacheEntry, IssuedCredentials<unknown> {
     storedAt: number,
     generation: number,
   ) {
-    this.key = key;
+    this.keyId = key.id;
     this.storedAt = storedAt;
     this.generation = generation;
     this.expiration = issued.expiration;
     this.nextRefreshTime = issued.nextRefreshTime;
     this.#credential = credentialJson(key.source, issued) ?? (issued.credentials as object);
+  }
+
+  get key(): CredentialKey {
+    return keyFromId(this.keyId);
+  }
+
+  get source(): Source {
+    return sourceOfId(this.keyId);
   }
 
   get issued(): IssuedCredentials<unknown> {
@@ -81,7 +90,7 @@ export class StoredEntry implements CacheEntry, IssuedCredentials<unknown> {
     if (typeof credential !== 'string') return credential;
     let parsed = lastParsed.get(this)?.deref();
     if (parsed === undefined) {
-      parsed = credentialFromJson(this.key.source, credential);
+      parsed = credentialFromJson(this.source, credential);
       lastParsed.set(this, new WeakRef(parsed));
     }
     return parsed;

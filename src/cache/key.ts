@@ -113,6 +113,24 @@ class Key<S extends Source> {
   }
 }
 
+const SOURCES_BY_CODE: readonly Source[] = [
+  'lakeformation_table',
+  'lakeformation_partition',
+  'redshift_serverless',
+];
+
+/** The source of the key whose id is `id` (its first field, one digit). */
+export function sourceOfId(id: string): Source {
+  const source = SOURCES_BY_CODE[id.charCodeAt(1) - 48];
+  if (source === undefined) throw new Error('not a key id');
+  return source;
+}
+
+/** The key whose id is `id`, made again (equal to the key it came from, not the same object). */
+export function keyFromId(id: string): CredentialKey {
+  return new Key(sourceOfId(id), id) as CredentialKey;
+}
+
 function requestFromId(source: Source, id: string): object {
   const fields = JSON.parse(id) as unknown[];
   if (source === 'redshift_serverless') {
