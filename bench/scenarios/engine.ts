@@ -224,7 +224,14 @@ async function measureHits(plan: HitPlan): Promise<HitResult[]> {
     for (const key of keys) {
       const entry = cache.peek(key);
       if (!entry) throw new Error('an entry left the cache while setting up');
-      const copy: MutableEntry = { ...entry, lastUsedAt: 0 };
+      // The fields by name: a cached entry's `issued` and `key` are read through getters.
+      const copy: MutableEntry = {
+        key: entry.key,
+        issued: { credentials: entry.issued.credentials, expiration: entry.issued.expiration },
+        storedAt: entry.storedAt,
+        generation: entry.generation,
+        lastUsedAt: 0,
+      };
       entries.set(key.id, copy);
       lru.set(key.id, copy);
     }
