@@ -339,6 +339,27 @@ export class CredentialCache {
     return this.#start(key, 'background', basis).promise;
   }
 
+  /**
+   * Whether `key` is pinned changed (a reload added or removed a target): its entry, if held,
+   * moves beside the LRU or into it, as the newest; one past `maxEntries` then goes (`lru`).
+   */
+  repin(key: CredentialKey): void {
+    if (this.#isPinned(key)) {
+      const entry = this.#entries.delete(key.id);
+      if (entry) this.#pinned.set(key.id, entry);
+      return;
+    }
+    const entry = this.#pinned.get(key.id);
+    if (!entry) return;
+    this.#pinned.delete(key.id);
+    this.#entries.add(entry);
+    const oldest = this.#entries.oldest;
+    if (this.#entries.size > this.#maxEntries && oldest) {
+      this.#entries.delete(oldest.keyId);
+      this.#left(oldest, 'lru');
+    }
+  }
+
   /** Whether a load of `key` is under way (queued or in flight). */
   loading(key: CredentialKey): boolean {
     return this.#flights.has(key.id);

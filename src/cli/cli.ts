@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.js';
-import { stopOnSignal } from '../daemon/lifecycle.js';
+import { reloadOnHangup, stopOnSignal } from '../daemon/lifecycle.js';
 import { checkConfig, getTarget } from './client.js';
 import { serve } from './serve.js';
 
@@ -78,7 +78,8 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       parsePort,
     )
     .action(async (options: { config?: string; emulator?: boolean; emulatorPort?: number }) => {
-      const config = await loadConfig(options.config ?? process.env.CREDCACHE_CONFIG);
+      const configFile = options.config ?? process.env.CREDCACHE_CONFIG;
+      const config = await loadConfig(configFile);
       const emulator =
         options.emulator || options.emulatorPort !== undefined
           ? { ...(options.emulatorPort !== undefined && { port: options.emulatorPort }) }
@@ -92,6 +93,14 @@ export function buildProgram(io: CliIo = defaultIo): Command {
         },
         io.stderr,
         config.shutdownGraceSeconds * 1000,
+      );
+      // A SIGHUP while starting is acted on once the daemon is up; its outcome is logged.
+      reloadOnHangup(
+        () =>
+          void started.then(
+            ({ daemon }) => daemon.reload(() => loadConfig(configFile)),
+            () => undefined, // did not start: its reason is reported there
+          ),
       );
       const { daemon } = await started;
       const first = config.targets[0];

@@ -248,3 +248,11 @@ export function stopOnSignal(
     process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
   });
 }
+
+/**
+ * Runs `reload` on every SIGHUP (the configuration is read again). The handler is installed at
+ * once: without it SIGHUP would kill the process, also while it is still starting.
+ */
+export function reloadOnHangup(reload: () => void): void {
+  process.on('SIGHUP', reload);
+}

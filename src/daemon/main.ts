@@ -1,6 +1,6 @@
 /**
- * The daemon put together, and nothing else: config → logger → metrics → token → upstream →
- * engine → observers → routes → HTTP fronts → listeners; then the targets' first loads, and on
+ * The daemon put together, and nothing else: config → logger → metrics → upstream → engine →
+ * running configuration (token, rules, targets; reloadable) → observers → routes → HTTP fronts → listeners; then the targets' first loads, and on
  * shutdown the same in reverse. Every behaviour lives in the module it names.
  */
 import { Registry } from 'prom-client';
@@ -21,7 +21,7 @@ import {
   watchState,
 } from './observers.js';
 import { Readiness } from './readiness.js';
-import { requestRules } from './http/requests.js';
+import { type ReloadOutcome, RunningConfig } from './reload.js';
 import { buildRoutes } from './http/routes.js';
 import { Targets } from './targets.js';
 import { type LocalUpstream, createUpstream } from './upstream.js';
@@ -42,6 +42,11 @@ export interface Daemon extends Pick<Listeners, 'url' | 'probeUrl'> {
   readonly registry: Registry;
   readonly readiness: Readiness;
   readonly warm: WarmReport;
+  /**
+   * Applies the configuration `load` gives (SIGHUP), or keeps the running one when it fails
+   * (reload.ts).
+   */
+  reload(load: () => Promise<Config>): Promise<ReloadOutcome>;
   /** Drains and closes the listeners within the grace period (lifecycle.ts), then stops upstream. */
   shutdown(): Promise<void>;
 }
@@ -54,12 +59,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const registry = new Registry();
   const metrics = createMetrics(registry);
 
-  const auth = new TokenAuth({
-    clock,
-    ...config.auth,
-    tokenOrigin: env.CREDCACHE_TOKEN || env.CREDCACHE_AUTH_TOKEN ? 'environment' : 'config',
-    onReload: tokenReloadObserver(logger),
-  });
   const upstream = createUpstream(config, {
     clock,
     env,
@@ -84,12 +83,31 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     },
     on: engineObservers(metrics, logger),
   });
+  const running = new RunningConfig({
+    config,
+    logger,
+    metrics,
+    targets,
+    engine,
+    auth: (next) =>
+      new TokenAuth({
+        clock,
+        ...next.auth,
+        tokenOrigin: env.CREDCACHE_TOKEN || env.CREDCACHE_AUTH_TOKEN ? 'environment' : 'config',
+        onReload: tokenReloadObserver(logger),
+      }),
+  });
   const readiness = new Readiness(clock, engine.cache, engine.scheduler, targets);
   watchState(metrics, { clock, engine, readiness, targets });
 
-  const rules = requestRules(config);
-  const routes = buildRoutes({ cache: engine.cache, targets, rules, readiness, registry });
-  const shared = { auth, metrics, clock, logger };
+  const routes = buildRoutes({
+    cache: engine.cache,
+    targets,
+    rules: () => running.rules,
+    readiness,
+    registry,
+  });
+  const shared = { auth: running, metrics, clock, logger };
   const front = createFront({ ...shared, routes, extraHosts: acceptedHosts(config) });
   const probeFront = config.probeListen
     ? createFront({ ...shared, routes: routes.filter((route) => !route.auth) })
@@ -129,8 +147,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     listen: listeners.url,
     probeListen: listeners.probeUrl,
     upstream: upstream.description,
-    auth: auth.mode,
-    allowsAll: rules.allow.allowsAll,
+    auth: running.auth.mode,
+    allowsAll: running.rules.allow.allowsAll,
     warm,
   });
 
@@ -142,5 +160,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       logger.info('stopped');
     })());
   const { url, probeUrl } = listeners;
-  return { url, probeUrl, auth, engine, registry, readiness, warm, shutdown };
+  return {
+    url,
+    probeUrl,
+    get auth() {
+      return running.auth;
+    },
+    engine,
+    registry,
+    readiness,
+    warm,
+    reload: (load) => running.reload(load),
+    shutdown,
+  };
 }

@@ -37,12 +37,26 @@ export function targetKey(target: TargetConfig, config: Pick<Config, 'upstream'>
   }
 }
 
+/** How a reload changed the targets, by name. */
+export interface TargetChanges {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  /** Same name, another credential (table, permissions, duration…). */
+  readonly changed: readonly string[];
+}
+
 /** The configured targets by name, and a test for "is this key a target". */
 export class Targets {
-  readonly #byName: ReadonlyMap<string, Target>;
-  readonly #keyIds: ReadonlySet<string>;
+  #byName: ReadonlyMap<string, Target> = new Map();
+  #keyIds: ReadonlySet<string> = new Set();
 
   constructor(config: Pick<Config, 'targets' | 'upstream'>) {
+    this.replace(config);
+  }
+
+  /** The targets of `config` from now on (a reload); says what changed. */
+  replace(config: Pick<Config, 'targets' | 'upstream'>): TargetChanges {
+    const previous = this.#byName;
     this.#byName = new Map(
       config.targets.map((target) => [
         target.name,
@@ -50,6 +64,15 @@ export class Targets {
       ]),
     );
     this.#keyIds = new Set([...this.#byName.values()].map((target) => target.key.id));
+    const names = (keep: (target: Target, before: Target | undefined) => boolean) =>
+      [...this.#byName.values()]
+        .filter((target) => keep(target, previous.get(target.name)))
+        .map((target) => target.name);
+    return {
+      added: names((_, before) => before === undefined),
+      removed: [...previous.keys()].filter((name) => !this.#byName.has(name)),
+      changed: names((target, before) => before !== undefined && before.key.id !== target.key.id),
+    };
   }
 
   get(name: string): Target | undefined {

@@ -1,10 +1,12 @@
 /**
- * Every metric of SPEC section 4, on a registry that is passed in (tests make a fresh one).
+ * Every metric the daemon exposes (docs/metrics.md), on a registry that is passed in (tests make
+ * a fresh one).
  * Labels are bounded: routes are patterns, sources and reasons are fixed sets, AWS error names
  * are checked for shape. Nothing here ever sees an ARN, a partition value or a secret.
  */
 import { Counter, Gauge, Histogram, type Registry, collectDefaultMetrics } from 'prom-client';
 import { SOURCES, type Source } from '../providers/types.js';
+import { VERSION } from '../version.js';
 import { type CounterChild, HotCounter, HotHistogram } from './hot.js';
 
 export type CacheResultLabel = 'hit' | 'miss' | 'coalesced' | 'stale' | 'negative';
@@ -114,6 +116,21 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
     },
   });
 
+  new Gauge({
+    name: 'credcache_build_info',
+    help: 'Always 1; the running version in its label.',
+    labelNames: ['version'] as const,
+    registers,
+  }).set({ version: VERSION }, 1);
+  const configReloads = new Counter({
+    name: 'credcache_config_reloads_total',
+    help: 'Configuration reloads (SIGHUP), by outcome (success, failure: the running configuration kept).',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  configReloads.inc({ outcome: 'success' }, 0);
+  configReloads.inc({ outcome: 'failure' }, 0);
+
   // Zero every fixed-label series up front, so dashboards and rate() see them from the start.
   for (const source of SOURCES) {
     for (const result of ['hit', 'miss', 'coalesced', 'stale', 'negative'] as const) {
@@ -174,6 +191,9 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
     },
     eviction(source: Source, reason: EvictionReasonLabel) {
       evictions.inc({ source, reason });
+    },
+    configReload(outcome: 'success' | 'failure') {
+      configReloads.inc({ outcome });
     },
   };
 }

@@ -87,7 +87,7 @@ export class UpstreamBudget {
   readonly #burst: number;
   readonly #maxWaitMs: number;
   readonly #maxQueue: number;
-  readonly #reservedSlots: number;
+  #reservedSlots: number;
   readonly #queues: Record<Queue, Set<Waiter>> = {
     reserved: new Set(),
     on_demand: new Set(),
@@ -110,16 +110,7 @@ export class UpstreamBudget {
     this.#burst = positive('burst', options.burst ?? Math.max(1, rate));
     this.#maxWaitMs = positive('maxWaitMs', options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS);
     this.#maxQueue = positive('maxQueue', options.maxQueue ?? DEFAULT_MAX_QUEUE);
-    this.#reservedSlots = options.reservedSlots ?? 0;
-    if (
-      !Number.isSafeInteger(this.#reservedSlots) ||
-      this.#reservedSlots < 0 ||
-      this.#reservedSlots >= this.#maxConcurrent
-    ) {
-      throw new RangeError(
-        `reservedSlots: must be a whole number below maxConcurrent (${this.#maxConcurrent}), got ${this.#reservedSlots}`,
-      );
-    }
+    this.#reservedSlots = this.#checkReserved(options.reservedSlots ?? 0);
     this.#tokens = this.#burst;
     // Durations come from the monotonic clock: a wall clock stepped back must not drain the bucket.
     this.#refilledAt = this.#clock.monotonic();
@@ -221,6 +212,24 @@ export class UpstreamBudget {
     if (!this.#leave(waiter)) return;
     this.#enqueue(waiter, to);
     this.#dispatch();
+  }
+
+  /**
+   * Changes how many slots only reserved calls may take (the configured targets changed); calls
+   * that may start now, start.
+   */
+  reserveSlots(slots: number): void {
+    this.#reservedSlots = this.#checkReserved(slots);
+    this.#dispatch();
+  }
+
+  #checkReserved(slots: number): number {
+    if (!Number.isSafeInteger(slots) || slots < 0 || slots >= this.#maxConcurrent) {
+      throw new RangeError(
+        `reservedSlots: must be a whole number below maxConcurrent (${this.#maxConcurrent}), got ${slots}`,
+      );
+    }
+    return slots;
   }
 
   /** Stops: no call starts from now on, and the token timer is cancelled. */

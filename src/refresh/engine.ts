@@ -70,6 +70,11 @@ export interface CredentialEngine {
   /** Settles once every target's first load since `start` has ended, well or not. */
   warm(): Promise<void>;
   /**
+   * The configured targets are now `keys` (a reload): new ones are pinned and their standing jobs
+   * start, removed ones become ordinary keys. Settles once the new targets' first loads have ended.
+   */
+  setTargets(keys: readonly CredentialKey[]): Promise<void>;
+  /**
    * Shutdown has begun: no background refresh starts from now on. The refresher and the
    * housekeeping stop, and every refresh no client waits on is dropped (a queued one leaves the
    * budget, a running SDK call is aborted); client misses go on until `stop`.
@@ -110,20 +115,21 @@ export function createCredentialEngine(options: CredentialEngineOptions): Creden
   const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
   const targets = options.targets ?? [];
   const maxConcurrent = options.budget?.maxConcurrent;
+  // One slot kept for the targets' standing jobs, when there are targets and slots to spare.
+  const reservedSlots = (count: number) => (count > 0 && (maxConcurrent ?? 8) > 1 ? 1 : 0);
   const budget = new UpstreamBudget({
     clock,
     ...options.budget,
-    // One slot kept for the targets' standing jobs, when there are targets and slots to spare.
-    reservedSlots: targets.length > 0 && (maxConcurrent ?? 8) > 1 ? 1 : 0,
+    reservedSlots: reservedSlots(targets.length),
   });
   const budgeted = budgetedFetcher(providerFetcher(options.providers), budget);
   const fetcher = on.load ? observed(budgeted, on.load) : budgeted;
-  const targetIds = new Set(targets.map((key) => key.id));
+  const targetKeys = new Map(targets.map((key) => [key.id, key]));
   const cache = new CredentialCache({
     clock,
     fetcher,
     minRemainingMs,
-    pinned: (key) => targetIds.has(key.id),
+    pinned: (key) => targetKeys.has(key.id),
     ...(options.maxEntries !== undefined && { maxEntries: options.maxEntries }),
     ...(options.negativeTtlMs !== undefined && { negativeTtlMs: options.negativeTtlMs }),
   });
@@ -163,6 +169,17 @@ export function createCredentialEngine(options: CredentialEngineOptions): Creden
       housekeeping.start();
     },
     warm: () => scheduler.warm(),
+    setTargets: (keys) => {
+      const before = [...targetKeys.values()];
+      targetKeys.clear();
+      for (const key of keys) targetKeys.set(key.id, key);
+      budget.reserveSlots(reservedSlots(targetKeys.size));
+      const loaded = scheduler.setTargets(keys);
+      // Entries move once the refresher knows the new set, so one that an entry joining the LRU
+      // pushes out is an ordinary key's to it.
+      for (const key of [...before, ...keys]) cache.repin(key);
+      return loaded;
+    },
     drain: () => {
       // The refresher first: a refresh dropped below must not be rescheduled by it.
       scheduler.stop();

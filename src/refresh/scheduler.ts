@@ -74,7 +74,7 @@ export class RefreshScheduler {
   readonly #clock: Clock;
   readonly #cache: CredentialCache;
   readonly #idleMs: number;
-  readonly #targets: ReadonlyMap<string, CredentialKey>;
+  #targets: ReadonlyMap<string, CredentialKey>;
   readonly #random: () => number;
   readonly #refreshPolicy: Omit<RefreshAtOptions, 'random'>;
   readonly #firstJitterFraction: number;
@@ -117,6 +117,33 @@ export class RefreshScheduler {
       attempts.push(this.#attempt(entry ?? key));
     }
     this.#firstAttempts = Promise.all(attempts);
+  }
+
+  /**
+   * The configured targets are now `keys` (a reload). A new target's standing job starts at once
+   * (a load, unless a servable credential is cached; once `start` has run); a key that is no
+   * longer a target is an ordinary key from now on: its entry is refreshed while clients use it
+   * and goes idle otherwise, and without an entry its pending retry and failure state go.
+   * Settles once the new targets' first attempts have ended, well or not.
+   */
+  async setTargets(keys: readonly CredentialKey[]): Promise<void> {
+    const previous = this.#targets;
+    this.#targets = new Map(keys.map((key) => [key.id, key]));
+    for (const key of previous.values()) {
+      if (this.#targets.has(key.id) || this.#cache.peek(key) !== undefined) continue;
+      this.#due.cancel(key.id);
+      this.#failures.delete(key.id);
+    }
+    if (this.#stopped || !this.#firstAttempts) return;
+    const attempts: Promise<void>[] = [];
+    for (const key of this.#targets.values()) {
+      if (previous.has(key.id)) continue;
+      const entry = this.#cache.peek(key);
+      if (entry && this.#cache.servable(entry)) continue;
+      this.#due.cancel(key.id);
+      attempts.push(this.#attempt(entry ?? key));
+    }
+    await Promise.all(attempts);
   }
 
   /** Settles once every target's first attempt since `start` has ended, well or not. */

@@ -29,7 +29,8 @@ export const MAX_BODY_BYTES = 16 * 1024;
 
 export interface FrontOptions {
   readonly routes: readonly Route[];
-  readonly auth: TokenAuth;
+  /** The token check in use (the running configuration's: a reload may change it). */
+  readonly auth: Pick<TokenAuth, 'check'>;
   readonly metrics: Metrics;
   readonly clock: Clock;
   readonly logger: Logger;

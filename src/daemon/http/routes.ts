@@ -49,7 +49,8 @@ export interface Route {
 export interface ApiDependencies {
   readonly cache: CredentialCache;
   readonly targets: Targets;
-  readonly rules: RequestRules;
+  /** The rules in use now (a reload replaces them). */
+  readonly rules: () => RequestRules;
   readonly readiness: Readiness;
   readonly registry: Registry;
 }
@@ -103,10 +104,17 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
     parse: (query: URLSearchParams, rules: RequestRules) => K,
   ): (rawQuery: string) => K {
     const keys = new LRUCache<string, K>({ max: 1024 });
+    let madeUnder: RequestRules | undefined;
     return (rawQuery) => {
+      const current = rules();
+      if (current !== madeUnder) {
+        // New rules (a reload): a key allowed before may be refused now, a default has changed.
+        keys.clear();
+        madeUnder = current;
+      }
       let key = keys.get(rawQuery);
       if (key === undefined) {
-        key = parse(new URLSearchParams(rawQuery), rules);
+        key = parse(new URLSearchParams(rawQuery), current);
         keys.set(rawQuery, key);
       }
       return key;
@@ -123,7 +131,7 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
       methods: {
         GET: (context) => credential(tableFromQuery(context.rawQuery), 'lakeformation', context),
         POST: (context) =>
-          credential(tableKeyFromBody(context.body, rules), 'lakeformation', context),
+          credential(tableKeyFromBody(context.body, rules()), 'lakeformation', context),
       },
     },
     {
@@ -133,7 +141,7 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
         GET: (context) =>
           credential(partitionFromQuery(context.rawQuery), 'lakeformation', context),
         POST: (context) =>
-          credential(partitionKeyFromBody(context.body, rules), 'lakeformation', context),
+          credential(partitionKeyFromBody(context.body, rules()), 'lakeformation', context),
       },
     },
     {

@@ -1,0 +1,8 @@
+/** The package's version (package.json), read once; the same file from src/ under tsx and from dist/. */
+import { readFileSync } from 'node:fs';
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
