@@ -10,6 +10,7 @@ import { createMetrics } from '../metrics/metrics.js';
 import { type CredentialEngine, createCredentialEngine } from '../refresh/engine.js';
 import { TokenAuth } from './http/auth.js';
 import { createFront } from './http/front.js';
+import { RefusalLog } from './http/refusals.js';
 import { type Listeners, openListeners } from './lifecycle.js';
 import { type Logger, createLogger } from './logger.js';
 import {
@@ -107,7 +108,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     readiness,
     registry,
   });
-  const shared = { auth: running, metrics, clock, logger };
+  // One access log of refusals for both listeners: its line budget is the daemon's.
+  const shared = {
+    auth: running,
+    metrics,
+    clock,
+    logger,
+    refusals: new RefusalLog({ clock, logger }),
+  };
   const front = createFront({ ...shared, routes, extraHosts: acceptedHosts(config) });
   const probeFront = config.probeListen
     ? createFront({ ...shared, routes: routes.filter((route) => !route.auth) })

@@ -21,6 +21,7 @@ import { hostOfHeader, isLoopbackHost } from '../../net/loopback.js';
 import type { TokenAuth } from './auth.js';
 import { ApiError, errorBody, errorHeaders, invalid, toApiError } from './errors.js';
 import type { Logger } from '../logger.js';
+import { RefusalLog } from './refusals.js';
 import { type Reply, reply } from './reply.js';
 import { type Method, type RequestContext, type Route, routeMatcher } from './routes.js';
 
@@ -36,6 +37,8 @@ export interface FrontOptions {
   readonly logger: Logger;
   /** Host names besides the loopback ones that credential requests may name (a non-loopback listen address). */
   readonly extraHosts?: readonly string[];
+  /** The access log of refused requests (made here when not given; fronts may share one). */
+  readonly refusals?: RefusalLog;
 }
 
 /** Whether the name `name` is `lower` (lower-case letters), in any case; allocates nothing. */
@@ -192,6 +195,7 @@ export interface Front {
 
 export function createFront(options: FrontOptions): Front {
   const { routes, auth, metrics, clock, logger } = options;
+  const refusals = options.refusals ?? new RefusalLog({ clock, logger });
   const match = routeMatcher(routes);
   const extraHosts = new Set((options.extraHosts ?? []).map((host) => host.toLowerCase()));
   const routeMetrics = new Map<string, RouteMetrics>();
@@ -247,10 +251,22 @@ export function createFront(options: FrontOptions): Front {
     return undefined;
   };
 
-  const fail = (error: unknown): Reply => {
+  /** The error answer to `req`, logged in the access log of refusals. */
+  const refuse = (req: IncomingMessage, route: string, error: ApiError): Reply => {
+    refusals.note({
+      method: req.method ?? '',
+      route,
+      status: error.status,
+      code: error.code,
+      reason: error.message,
+    });
+    return errorReply(error);
+  };
+
+  const fail = (req: IncomingMessage, route: string, error: unknown): Reply => {
     const apiError = toApiError(error);
     if (apiError.code === 'InternalError') logger.error({ err: error }, 'request failed');
-    return errorReply(apiError);
+    return refuse(req, route, apiError);
   };
 
   const listener: RequestListener = (req, res) => {
@@ -269,19 +285,22 @@ export function createFront(options: FrontOptions): Front {
     if (typeof hostAllowed !== 'boolean') {
       // Before the route, the token or any body: the connection closes after the refusal.
       exchange.closeAfter = true;
-      exchange.finish(errorReply(hostAllowed));
+      exchange.finish(refuse(req, found?.route.pattern ?? 'unmatched', hostAllowed));
       return;
     }
     if (!found) {
       exchange.finish(
-        errorReply(
+        refuse(
+          req,
+          'unmatched',
           new ApiError('NotFound', `path: no route for ${JSON.stringify(path.slice(0, 120))}`),
         ),
       );
       return;
     }
+    const route = found.route.pattern;
     if (found.malformed) {
-      exchange.finish(errorReply(invalid('path: malformed percent-encoding')));
+      exchange.finish(refuse(req, route, invalid('path: malformed percent-encoding')));
       return;
     }
     if (found.route.auth) {
@@ -290,7 +309,7 @@ export function createFront(options: FrontOptions): Front {
         // Answered before any body is read: the connection closes after it, so a client
         // trickling a body after a 401 or 403 does not keep its socket.
         exchange.closeAfter = true;
-        exchange.finish(errorReply(refused));
+        exchange.finish(refuse(req, route, refused));
         return;
       }
     }
@@ -302,14 +321,14 @@ export function createFront(options: FrontOptions): Front {
       try {
         answer = get(exchange);
       } catch (error) {
-        exchange.finish(fail(error));
+        exchange.finish(fail(req, route, error));
         return;
       }
       if (answer instanceof Promise) {
         state.waiting.add(exchange);
         answer.then(
           (settled) => exchange.finish(settled),
-          (error: unknown) => exchange.finish(fail(error)),
+          (error: unknown) => exchange.finish(fail(req, route, error)),
         );
       } else {
         exchange.finish(answer);
@@ -323,10 +342,12 @@ export function createFront(options: FrontOptions): Front {
       state.inFlight -= 1;
       exchange.observe.observe(res.statusCode, (clock.monotonic() - exchange.started) / 1000);
     });
-    app ??= expressApp(routes, logger, write);
+    app ??= expressApp(routes, logger, write, (request, error) =>
+      refuse(request, request.route ? String(request.route.path) : 'unmatched', error),
+    );
     app.then(
       (express) => express(req, res),
-      (error: unknown) => write(res, fail(error)),
+      (error: unknown) => write(res, fail(req, route, error)),
     );
   };
 
@@ -382,6 +403,7 @@ async function expressApp(
   routes: readonly Route[],
   logger: Logger,
   send: (res: ServerResponse, answer: Reply) => void,
+  refuse: (req: Request, error: ApiError) => Reply,
 ): Promise<Express> {
   const { default: express } = await import('express');
   const app = express();
@@ -424,7 +446,7 @@ async function expressApp(
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new ApiError('NotFound', `path: no route for ${JSON.stringify(req.path.slice(0, 120))}`));
   });
-  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const apiError = bodyParserError(error) ?? toApiError(error);
     if (apiError.code === 'InternalError') logger.error({ err: error }, 'request failed');
     // Refused before the rest of the body was read: close rather than read it.
@@ -434,7 +456,7 @@ async function expressApp(
       res.destroy();
       return;
     }
-    send(res, errorReply(apiError));
+    send(res, refuse(req, apiError));
   });
   return app;
 }
