@@ -50,7 +50,7 @@ const LARGE = 100_000;
 const FILL_CONCURRENCY = 32;
 /**
  * The fill daemon's budget lets misses through as fast as they come (defaults: 8 and 20/s). The
- * rate must also pass the daemon's start-time capacity check (src/refresh/capacity.ts, SPEC 3),
+ * rate must also pass the daemon's start-time capacity check (src/refresh/capacity.ts),
  * which refuses a config whose budget cannot keep a full cache fresh: `cache.maxEntries` is twice
  * the largest fill (200,000 in the full run), and with 5 targets and the default 3600 s
  * credentials refreshed about every 1620 s that takes 123.5 refreshes/s, over six times the

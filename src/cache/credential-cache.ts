@@ -32,7 +32,7 @@ export { type CacheEntry, entryJson } from './entry.js';
 
 export { type Lane, LoadCancelled } from './fetcher.js';
 
-/** Least validity a credential must have left to be handed out (SPEC: 300 s). */
+/** Least validity a credential must have left to be handed out (`cache.minRemainingSeconds`, default 300 s). */
 export const DEFAULT_MIN_REMAINING_MS = 300_000;
 /** Most entries held, configured targets not counted; the least recently used go first. */
 export const DEFAULT_MAX_ENTRIES = 10_000;

@@ -1,6 +1,6 @@
 /**
  * Counters and a histogram for the series every request touches, kept as plain numbers and
- * exposed through prom-client's registry under their SPEC names, with the same exposition.
+ * exposed through prom-client's registry under their documented names (docs/metrics.md), with the same exposition.
  *
  * prom-client's bound children still validate and hash their labels and allocate on every call:
  * about 0.75 µs for the two counters and the histogram a cache hit feeds, against a few ns for

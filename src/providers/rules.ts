@@ -1,5 +1,5 @@
 /**
- * What AWS accepts as input to the three credential operations (SPEC section 1): the
+ * What AWS accepts as input to the three credential operations (docs/api.md): the
  * permission enums, duration ranges and name rules of the service models and documentation,
  * gathered in `FIELD_RULES`, one entry a request field. The configuration's schema and the
  * daemon's requests word a broken rule the same way (the entry's `problem`); the emulator
@@ -32,7 +32,7 @@ export const PERMISSION_TYPES = [
   'NESTED_CELL_PERMISSION',
 ] as const;
 
-/** DurationSeconds bounds of the Lake Formation credential calls (SPEC section 1). */
+/** DurationSeconds bounds of the Lake Formation credential calls: 900 s to 6 hours. */
 const LAKE_FORMATION_DURATION = { min: 900, max: 21600 } as const;
 /** durationSeconds bounds of Redshift Serverless GetCredentials. */
 const REDSHIFT_DURATION = { min: 900, max: 3600 } as const;

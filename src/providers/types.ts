@@ -3,7 +3,7 @@
  * validated and canonical) and the credential it issued, with its expiry as epoch milliseconds.
  */
 
-/** The `source` label of SPEC section 1: one per upstream operation. */
+/** The `source` label (metrics, status, config): one per upstream operation. */
 export const SOURCES = [
   'lakeformation_table',
   'lakeformation_partition',

@@ -25,9 +25,9 @@ import { UpstreamError } from '../providers/errors.js';
 export const DEFAULT_MAX_CONCURRENT = 8;
 /** Upstream calls per second, on average. */
 export const DEFAULT_RATE_PER_SECOND = 20;
-/** Longest a client's miss waits for its turn (SPEC: upstream.maxWaitSeconds, 10). */
+/** Longest a client's miss waits for its turn (`upstream.maxWaitSeconds`, default 10 s). */
 export const DEFAULT_MAX_WAIT_MS = 10_000;
-/** Most client misses waiting at once (SPEC: upstream.maxQueue, 1000). */
+/** Most client misses waiting at once (`upstream.maxQueue`, default 1000). */
 export const DEFAULT_MAX_QUEUE = 1_000;
 /** Longest `Retry-After` the budget suggests. */
 const MAX_RETRY_AFTER_MS = 60_000;

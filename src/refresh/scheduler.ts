@@ -29,7 +29,7 @@ import {
   refreshAt,
 } from './policy.js';
 
-/** A key nobody asked for this long is no longer refreshed (SPEC: idleSeconds, 900). */
+/** A key nobody asked for this long is no longer refreshed (`cache.idleSeconds`, default 900 s). */
 export const DEFAULT_IDLE_MS = 900_000;
 
 export type RefreshOutcome =

@@ -72,7 +72,7 @@ describe('configuration', () => {
     assert.equal(config.allow, undefined);
   });
 
-  it('fills target defaults and takes the SPEC example as written', () => {
+  it('fills target defaults and takes the documented example as written', () => {
     const config = buildConfig({
       listen: '127.0.0.1:9911',
       auth: { tokenFile: '/var/run/credcache/token' },

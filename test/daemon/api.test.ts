@@ -1,5 +1,5 @@
 /**
- * The HTTP API of SPEC section 2, route by route and error by error, against the real daemon
+ * The HTTP API (docs/api.md), route by route and error by error, against the real daemon
  * (its built-in emulator as upstream, the real SDK clients in between).
  */
 import assert from 'node:assert/strict';

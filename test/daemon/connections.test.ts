@@ -1,5 +1,5 @@
 /**
- * The edges of a connection (SPEC section 2, issue 14), over real loopback sockets: headers
+ * The edges of a connection (docs/api.md, issue 14), over real loopback sockets: headers
  * must arrive within server.headersTimeoutSeconds and a whole request within
  * server.requestTimeoutSeconds; at most server.maxConnections are open at once; an answer given
  * before the body was read (401, 403, 413) closes the connection.
@@ -102,7 +102,7 @@ async function ask(url: string, head: string, body = '') {
   const status = /^HTTP\/1\.1 (\d{3}) /.exec(raw);
   assert.ok(status, `not an HTTP answer: ${JSON.stringify(raw.slice(0, 200))}`);
   const text = raw.slice(raw.indexOf('\r\n\r\n') + 4);
-  // An error answer is the SPEC error body (a chunked one would not parse, and fail the test).
+  // An error answer is the API error body (a chunked one would not parse, and fail the test).
   const error =
     /\r\ncontent-type: application\/json/i.test(raw) && text.startsWith('{"error"')
       ? (JSON.parse(text) as { error: { code: string; message: string } }).error

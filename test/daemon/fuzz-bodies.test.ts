@@ -33,7 +33,7 @@ interface Member {
 }
 
 type BodyMutation =
-  /** A member set to a value SPEC's rules refuse: 400 naming it. */
+  /** A member set to a value the API's rules refuse: 400 naming it. */
   | { readonly kind: 'invalid'; readonly member: Member }
   /** A member set to a value that is fine (null: absent; contexts: free). */
   | { readonly kind: 'neutral'; readonly member: Member }

@@ -1,7 +1,7 @@
 /**
  * What the fuzz properties (test/daemon/fuzz*.test.ts) share: a raw HTTP/1.1 client over
  * `node:net` (so any byte can be sent: no client-side header or path checks), a strict parser of
- * the answers, the oracle that turns a request's deliberate faults into the answer SPEC section 2
+ * the answers, the oracle that turns a request's deliberate faults into the answer docs/api.md
  * prescribes, and the per-test watch over the daemon (secrets issued, error answers seen,
  * process-level crashes, error logs).
  *
@@ -55,9 +55,9 @@ export function fuzzParameters<T>(numRuns: number): Parameters<T> {
   };
 }
 
-// ---- SPEC section 2 ----
+// ---- docs/api.md ----
 
-/** The error codes of SPEC's table and their statuses. */
+/** The error codes of the API's error table and their statuses. */
 export const SPEC_ERRORS: Readonly<Record<string, number>> = {
   InvalidRequest: 400,
   Unauthorized: 401,
@@ -96,7 +96,7 @@ export const ROUTES: Readonly<
 export const TARGET_NAMES: readonly string[] = TARGETS.map((target) => target.name);
 
 /**
- * The reference route of a request path (SPEC: the fixed paths, and `/v1/targets/{name}` with
+ * The reference route of a request path (docs/api.md: the fixed paths, and `/v1/targets/{name}` with
  * one percent-decoded segment).
  */
 export type Resolved =
@@ -164,7 +164,7 @@ export interface Expect {
  * KNOWN ISSUE, outside the files of this fuzz's fixes: Node's http.Server answers an HTTP/1.1
  * request without Host with a bare 400 (`requireHostHeader`, on by default since Node 20) and an
  * Expect other than 100-continue with a bare 417, before the daemon's listener runs, so neither
- * is a SPEC error body. The fix belongs in main.ts, where the servers are made:
+ * is an API error body. The fix belongs in main.ts, where the servers are made:
  * `createServer({ requireHostHeader: false, … })` (the front then answers; a Host-less request
  * cannot come from a browser, so the rebinding guard loses nothing) and
  * `server.on('checkExpectation', front.listener)` (an unknown expectation is ignored, as RFC 9110
@@ -497,7 +497,7 @@ export class Watch {
 
   /**
    * Holds one exchange to `expect`: a well-formed answer (or an allowed close), never a 5xx, a
-   * 2xx only for a valid request, otherwise the SPEC error shape with one of the right codes.
+   * 2xx only for a valid request, otherwise the API error shape with one of the right codes.
    */
   check(result: Exchange, expect: Expect, context: { head?: boolean } = {}): void {
     assert.equal(result.hung, false, 'the daemon neither answered nor closed the connection');
@@ -647,7 +647,7 @@ export interface ErrorShape {
   readonly retryable: boolean;
 }
 
-/** The `error` of a SPEC error body, which must be exactly `{"error":{code,message,retryable}}`. */
+/** The `error` of an API error body, which must be exactly `{"error":{code,message,retryable}}`. */
 export function errorOf(answer: Answer): ErrorShape {
   let parsed: unknown;
   try {
@@ -669,6 +669,9 @@ export function errorOf(answer: Answer): ErrorShape {
   assert.equal(typeof error.code, 'string');
   assert.ok(typeof error.message === 'string' && error.message.length > 0, answer.body);
   assert.equal(typeof error.retryable, 'boolean');
-  assert.ok(String(error.code) in SPEC_ERRORS, `code ${String(error.code)} is not in SPEC's table`);
+  assert.ok(
+    String(error.code) in SPEC_ERRORS,
+    `code ${String(error.code)} is not in the API's error table`,
+  );
   return error as unknown as ErrorShape;
 }

@@ -581,7 +581,7 @@ describe('daemon API fuzz: headers (property)', function () {
       fc.asyncProperty(caseArb, async (item) => {
         const faults: Fault[] = [];
         const headers: [string, string][] = [];
-        // Host: a repeated one is refused whatever its values (SPEC section 2), on any route.
+        // Host: a repeated one is refused whatever its values (docs/api.md), on any route.
         const hosts = [item.host, ...(item.secondHost ? [item.secondHost] : [])].filter(
           (host): host is Exclude<HostCase, { kind: 'missing' }> => host.kind !== 'missing',
         );

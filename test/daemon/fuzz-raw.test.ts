@@ -3,7 +3,7 @@
  * request lines, bad header syntax, bad chunked framing, garbage bytes, truncated requests and
  * pipelines that mix good requests with bad. Whatever Node's parser refuses must come back as
  * the JSON 400 of http.ts `onClientError`, or as a clean close; every answer that does come is a
- * well-formed HTTP/1.1 answer in the SPEC error shape, never a 5xx, and the daemon keeps
+ * well-formed HTTP/1.1 answer in the API error shape, never a 5xx, and the daemon keeps
  * answering. The end-of-run checks are in fuzz-harness.ts; FUZZ_SEED / FUZZ_PATH reproduce a
  * failure (see there).
  */

@@ -1,6 +1,6 @@
 /**
  * Generators of valid requests for the fuzz properties (test/daemon/fuzz*.test.ts): values every
- * SPEC rule accepts, query strings and AWS-shaped bodies, and the percent-encodings that must
+ * API rule accepts, query strings and AWS-shaped bodies, and the percent-encodings that must
  * not change what a value means. Faults are added on top by each property.
  */
 import fc from 'fast-check';

@@ -2,8 +2,8 @@
  * Property-based fuzz of bad input against the real daemon over loopback HTTP (fast-check),
  * part 1: request paths, query strings and methods. Every generated request is a valid one with
  * deliberate faults (or none); the oracle in fuzz-harness.ts turns the faults into the answer
- * SPEC section 2 prescribes: a 2xx exactly when there is none, else the error of the first stage
- * that catches one, in the SPEC error shape, naming the field. Never a 5xx, never a crash, never a
+ * docs/api.md prescribes: a 2xx exactly when there is none, else the error of the first stage
+ * that catches one, in the API error shape, naming the field. Never a 5xx, never a crash, never a
  * secret in an answer that was not asked for it (checked after each property).
  * Headers, bodies and raw malformed HTTP: fuzz-headers, fuzz-bodies, fuzz-raw.test.ts.
  *
@@ -48,7 +48,7 @@ import {
   validQueryArb,
 } from './fuzz-values.js';
 
-/** Values no SPEC rule accepts, per parameter. */
+/** Values no API rule accepts, per parameter. */
 const notDigits = (value: string) => !/^\d+$/.test(value);
 const INVALID_VALUES: Readonly<Record<string, fc.Arbitrary<string>>> = {
   tableArn: fc.oneof(
@@ -241,7 +241,7 @@ interface BuiltQuery {
   readonly faults: Fault[];
 }
 
-/** Applies the mutations and writes the query string; the faults are what SPEC makes of it. */
+/** Applies the mutations and writes the query string; the faults are what the API makes of it. */
 function buildQuery(
   route: QueryRoute,
   base: readonly Param[],

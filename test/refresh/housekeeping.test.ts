@@ -122,7 +122,7 @@ describe('housekeeping', () => {
     const { clock, engine, evictions, calls } = setup([warehouse]);
     engine.start();
     await engine.warm();
-    // SPEC 3: a target is a standing job, loaded at start whether or not anyone asks for it.
+    // a target is a standing job, loaded at start whether or not anyone asks for it.
     assert.deepEqual(calls, ['redshift_serverless']);
     await engine.cache.get(orders);
     await engine.cache.get(returns);

@@ -3,7 +3,7 @@
  * (container-credentials and Redshift shapes), the three query routes, and in two cases the AWS
  * SDK's own container-credentials provider — faults are injected through the emulator's control
  * API: a total outage, a throttling storm, latency spikes, hangs, revocation, and a retry storm
- * on one failing operation. Every answer is held to SPEC sections 2 and 3: a cached credential
+ * on one failing operation. Every answer is held to docs/api.md and docs/engine.md: a cached credential
  * that is still valid keeps being served (hit, or stale while its refresh fails), never with less
  * than `minRemainingSeconds` left; every error is a documented code with its status (and
  * `Retry-After` when retryable); once the fault clears, every key serves a fresh credential within
@@ -110,7 +110,7 @@ const TARGET_PATHS = [ORDERS, ORDERS_2026, WAREHOUSE];
 const QUERY_PATHS = [RETURNS_TABLE, RETURNS_PARTITION, REPORTING];
 const ALL_PATHS = [...TARGET_PATHS, ...QUERY_PATHS];
 
-/** SPEC section 2, "Errors": every code a client may get, its status, and whether it is retryable. */
+/** docs/api.md, "Errors": every code a client may get, its status, and whether it is retryable. */
 const DOCUMENTED_ERRORS: Readonly<
   Record<string, { readonly status: number; readonly retryable: boolean }>
 > = {
@@ -218,7 +218,7 @@ interface LoadOptions {
   readonly sdk?: { readonly target: Polled; readonly timeoutMs: number };
   /**
    * Clients that retry at once, ignoring `Retry-After` (a retry storm), one per path and no
-   * roaming ones. By default clients wait as `Retry-After` says, as SPEC means them to.
+   * roaming ones. By default clients wait as `Retry-After` says, as the API means them to.
    */
   readonly storm?: boolean;
 }
@@ -319,7 +319,7 @@ interface Served {
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-/** The credential of a 200 answer, its body held to the shape of its format (SPEC section 2). */
+/** The credential of a 200 answer, its body held to the shape of its format (docs/api.md). */
 function served(s: Sample): Served {
   assert.equal(s.status, 200);
   const body = s.json as Record<string, unknown>;
@@ -367,7 +367,7 @@ function served(s: Sample): Served {
   }
 }
 
-/** The error of a non-200 answer, held to SPEC's error table. */
+/** The error of a non-200 answer, held to the API's error table (docs/api.md). */
 function documentedError(s: Sample): { code: string; retryable: boolean } {
   assert.notEqual(s.status, 0, `${s.polled.name}: the request failed: ${s.text}`);
   const error = (s.json as { error?: { code?: unknown; message?: unknown; retryable?: unknown } })
@@ -376,7 +376,7 @@ function documentedError(s: Sample): { code: string; retryable: boolean } {
   const { code, message, retryable } = error;
   assert.equal(typeof code, 'string');
   const documented = DOCUMENTED_ERRORS[code as string];
-  assert.ok(documented, `${String(code)} is a code of SPEC's error table`);
+  assert.ok(documented, `${String(code)} is a code of the API's error table (docs/api.md)`);
   assert.equal(s.status, documented.status, `${String(code)} travels with ${documented.status}`);
   assert.equal(retryable, documented.retryable, `${String(code)}: retryable`);
   assert.ok(typeof message === 'string' && message !== '', `${String(code)}: a message`);
@@ -387,7 +387,7 @@ function documentedError(s: Sample): { code: string; retryable: boolean } {
 }
 
 /**
- * What SPEC section 2 holds for every answer, fault or not. A credential carries `no-store` and a
+ * What docs/api.md holds for every answer, fault or not. A credential carries `no-store` and a
  * cache result, is exactly what the emulator issued for that operation, and had at least
  * `minRemainingSeconds` left when the daemon answered (it answered after the request was sent, so
  * `Expiration − sentAt` is a lower bound). Anything else is a documented error, of one of the
@@ -627,7 +627,7 @@ function checkNoSecretLeaks(daemon: DaemonHandle, load: Load): void {
   }
 }
 
-/** When each path's cached credential stops being servable (SPEC: minRemainingSeconds). */
+/** When each path's cached credential stops being servable (`cache.minRemainingSeconds`). */
 function servableUntil(
   daemon: DaemonHandle,
   keys: ReadonlyMap<Polled, CredentialKey>,
@@ -1075,7 +1075,7 @@ describe('reliability: faults injected through the emulator under load', functio
         assert.ok(answers.some((s) => s.receivedAt < revokedAt && s.status === 200));
         for (const s of answers) {
           if (s.receivedAt < revokedAt) {
-            // Until then the cached credential was still valid and served, as SPEC says.
+            // Until then the cached credential was still valid and served, as docs/engine.md says.
             assert.equal(s.result, 'hit', `${polled.name}: ${s.text}`);
             assert.ok(run.issuedBefore.has(served(s).id));
           } else if (s.sentAt > revokedAt) {

@@ -1,5 +1,5 @@
 /**
- * The engine under pressure (issue 13, SPEC section 3), as real processes: `credcache emulator`
+ * The engine under pressure (issue 13, docs/engine.md), as real processes: `credcache emulator`
  * in a process of its own and `credcache serve --config` pointed at it through the configured
  * endpoints (the production shape), every client on 127.0.0.1 through raw `node:http` or
  * `node:net`. What is held:

@@ -24,7 +24,7 @@ import type { Clock } from '../../clock.js';
 
 /** How often the token file is checked for a change while requests arrive. */
 export const TOKEN_FILE_CHECK_MS = 1_000;
-/** A token, inline or in a file, has at least this many characters (SPEC: 16). */
+/** A token, inline or in a file, has at least this many characters (16, as docs/configuration.md states). */
 export const MIN_TOKEN_LENGTH = 16;
 /** The most of a token file that is read. */
 const MAX_TOKEN_FILE_BYTES = 4_096;

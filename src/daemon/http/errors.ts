@@ -1,5 +1,5 @@
 /**
- * The daemon's errors and their one mapping to HTTP (SPEC section 2): a status, a code, a
+ * The daemon's errors and their one mapping to HTTP (the table in docs/api.md): a status, a code, a
  * message naming what was wrong, whether retrying can help, and `Retry-After` when it can.
  * Messages never carry a secret: they name fields, AWS error names and request ids.
  */

@@ -25,7 +25,7 @@ import { RefusalLog } from './refusals.js';
 import { type Reply, reply } from './reply.js';
 import { type Method, type RequestContext, type Route, routeMatcher } from './routes.js';
 
-/** Request bodies above this are refused (SPEC: 16 KiB). */
+/** Request bodies above this are refused (16 KiB, as docs/api.md states). */
 export const MAX_BODY_BYTES = 16 * 1024;
 
 export interface FrontOptions {
@@ -378,7 +378,7 @@ export function onClientError(error: NodeJS.ErrnoException, socket: Duplex): voi
     socket.destroy();
     return;
   }
-  // 400 either way: InvalidRequest is a 400 in SPEC's table (not 431 or 408, which it does not name).
+  // 400 either way: InvalidRequest is the API's 400 (docs/api.md names no 431 or 408).
   const body = errorBody(
     invalid(
       error.code === 'HPE_HEADER_OVERFLOW'
