@@ -14,7 +14,7 @@ import type { Source } from '../providers/types.js';
 import { refreshCapacity } from '../refresh/capacity.js';
 import { allowList, targetResource } from './allow-list.js';
 import { applyEnvironment } from './environment.js';
-import { type RawConfig, type TargetConfig, schema } from './schema.js';
+import { type RawConfig, type TargetConfig, schema, target as targetSchema } from './schema.js';
 
 export type { TargetConfig };
 
@@ -73,7 +73,9 @@ function describeIssue(
 
 /**
  * Validates a parsed configuration document with the environment applied over it. `baseDir`
- * resolves relative file paths (the config file's directory).
+ * resolves relative file paths (the config file's directory). Every problem is reported at
+ * once: the checks that span fields run on the fields that are valid by themselves, and a check
+ * is skipped only when a field it reads is itself wrong (already reported).
  */
 export function buildConfig(
   document: unknown,
@@ -90,33 +92,41 @@ export function buildConfig(
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(...describeIssue(issue, raw, sources));
   }
-  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems, origin);
-  const config = parsed.data;
-  const listen = parseListen(config.listen);
+  const fields = parsed.success ? wholly(parsed.data) : validFields(raw);
+  const listen = fields.listen === undefined ? undefined : parseListen(fields.listen);
   const listenName = sources.get('listen') ?? 'listen';
   if (typeof listen === 'string') problems.push(`${listenName}: ${listen}`);
-  else if (!isLoopbackHost(listen.host) && !config.allowNonLoopback) {
+  else if (
+    listen !== undefined &&
+    fields.allowNonLoopback === false &&
+    !isLoopbackHost(listen.host)
+  ) {
     problems.push(
       `${listenName}: ${listen.host} is not a loopback address; set allowNonLoopback: true to listen on it`,
     );
   }
-  if (config.auth.disabled && (config.auth.token !== undefined || config.auth.tokenFile)) {
-    problems.push('auth.disabled: cannot be combined with auth.token or auth.tokenFile');
-  }
-  if (config.auth.token !== undefined && config.auth.tokenFile !== undefined) {
-    problems.push('auth.token: give either auth.token or auth.tokenFile, not both');
-  }
+  if (fields.auth) problems.push(...authProblems(fields.auth));
   const probeListen =
-    config.probeListen === undefined ? undefined : parseListen(config.probeListen);
+    fields.probeListen === undefined ? undefined : parseListen(fields.probeListen);
   if (typeof probeListen === 'string') {
     problems.push(`${sources.get('probeListen') ?? 'probeListen'}: ${probeListen}`);
   }
-  problems.push(...targetProblems(config));
-  const capacity = capacityProblem(config);
-  if (capacity !== undefined) problems.push(capacity);
-  if (problems.length > 0 || typeof listen === 'string' || typeof probeListen === 'string') {
+  if (fields.allow !== INVALID) problems.push(...targetProblems(fields.targets, fields.allow));
+  const { cache, upstream } = fields;
+  const targets = fields.targets.filter((target) => target !== undefined);
+  if (cache && upstream && targets.length === fields.targets.length) {
+    const capacity = capacityProblem({ cache, upstream, targets });
+    if (capacity !== undefined) problems.push(capacity);
+  }
+  if (
+    problems.length > 0 ||
+    !parsed.success ||
+    typeof listen !== 'object' ||
+    typeof probeListen === 'string'
+  ) {
     throw new ConfigError(problems, origin);
   }
+  const config = parsed.data;
   const baseDir = options.baseDir ?? process.cwd();
   const auth =
     config.auth.tokenFile === undefined
@@ -125,11 +135,62 @@ export function buildConfig(
   return { ...config, auth, listen, probeListen, origin };
 }
 
+/** Marks a section that is present but wrong (absent `allow` means allow all). */
+const INVALID = Symbol('invalid');
+
+/**
+ * The fields of a document that are valid on their own (`undefined`: wrong, and reported by
+ * the schema); the targets one by one, each in its place.
+ */
+interface ValidFields extends Partial<Omit<RawConfig, 'allow' | 'targets'>> {
+  readonly allow: RawConfig['allow'] | typeof INVALID;
+  readonly targets: readonly (TargetConfig | undefined)[];
+}
+
+function wholly(config: RawConfig): ValidFields {
+  return { ...config, allow: config.allow };
+}
+
+function validFields(raw: Record<string, unknown>): ValidFields {
+  const fields: Record<string, unknown> = {};
+  for (const [name, type] of Object.entries(schema.shape)) {
+    const result = type.safeParse(raw[name]);
+    if (result.success) fields[name] = result.data;
+  }
+  const allow = schema.shape.allow.safeParse(raw.allow);
+  const targets = Array.isArray(raw.targets)
+    ? raw.targets.map((item) => {
+        const result = targetSchema.safeParse(item);
+        return result.success ? result.data : undefined;
+      })
+    : raw.targets === undefined
+      ? []
+      : [undefined];
+  return {
+    ...(fields as Partial<RawConfig>),
+    allow: allow.success ? allow.data : INVALID,
+    targets,
+  };
+}
+
+function authProblems(auth: RawConfig['auth']): string[] {
+  const problems: string[] = [];
+  if (auth.disabled && (auth.token !== undefined || auth.tokenFile)) {
+    problems.push('auth.disabled: cannot be combined with auth.token or auth.tokenFile');
+  }
+  if (auth.token !== undefined && auth.tokenFile !== undefined) {
+    problems.push('auth.token: give either auth.token or auth.tokenFile, not both');
+  }
+  return problems;
+}
+
 /**
  * Whether the upstream budget can keep a full cache of credentials of the configured default
  * durations fresh (see `refreshCapacity`); requests that ask for shorter ones cost more.
  */
-function capacityProblem(config: RawConfig): string | undefined {
+function capacityProblem(
+  config: Pick<RawConfig, 'cache' | 'upstream' | 'targets'>,
+): string | undefined {
   const lifetimes = [
     defaultDuration(config, 'lakeformation_table'),
     defaultDuration(config, 'redshift_serverless'),
@@ -146,11 +207,16 @@ function capacityProblem(config: RawConfig): string | undefined {
   }).problem;
 }
 
-function targetProblems(config: RawConfig): string[] {
+/** Duplicate names and targets outside the allow-list, among the targets that are valid. */
+function targetProblems(
+  targets: readonly (TargetConfig | undefined)[],
+  allowed: RawConfig['allow'],
+): string[] {
   const problems: string[] = [];
   const seen = new Map<string, number>();
-  const allow = allowList(config.allow);
-  config.targets.forEach((target, index) => {
+  const allow = allowList(allowed);
+  targets.forEach((target, index) => {
+    if (target === undefined) return;
     const first = seen.get(target.name);
     if (first !== undefined) {
       problems.push(

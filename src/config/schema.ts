@@ -92,9 +92,14 @@ const redshiftTarget = z
   })
   .check(rule(FIELD_RULES.redshiftName.problem, ['workgroupName']));
 
-const target = z.discriminatedUnion('source', [tableTarget, partitionTarget, redshiftTarget], {
-  error: 'must be lakeformation_table, lakeformation_partition or redshift_serverless',
-});
+/** One entry of `targets`. */
+export const target = z.discriminatedUnion(
+  'source',
+  [tableTarget, partitionTarget, redshiftTarget],
+  {
+    error: 'must be lakeformation_table, lakeformation_partition or redshift_serverless',
+  },
+);
 
 const patterns = z.array(text('a pattern').min(1, 'must not be empty'), {
   error: 'must be a list of patterns',

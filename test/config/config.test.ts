@@ -149,6 +149,44 @@ describe('configuration', () => {
     );
   });
 
+  it('reports schema problems and the checks that span fields together, skipping only a check whose field is wrong', () => {
+    assert.deepEqual(
+      problems({
+        listen: '0.0.0.0:9911',
+        auth: { token: 'a-token-of-enough-length', tokenFile: '/run/token' },
+        cache: { maxEntries: 'many' },
+        allow: { workgroups: ['bi-*'] },
+        targets: [
+          { name: 'a', source: 'lakeformation_table', tableArn: ARN },
+          { name: 'a', source: 'lakeformation_table', tableArn: ARN },
+          { name: 'w', source: 'redshift_serverless', workgroupName: 'analytics' },
+          { name: 'Bad', source: 'lakeformation_table', tableArn: ARN },
+        ],
+      }),
+      [
+        'cache.maxEntries: must be a number',
+        'targets[3].name: must match [a-z0-9-]{1,63}',
+        'listen: 0.0.0.0 is not a loopback address; set allowNonLoopback: true to listen on it',
+        'auth.token: give either auth.token or auth.tokenFile, not both',
+        'targets[1].name: a is already the name of targets[0]',
+        'targets[2].workgroupName: not in allow.workgroups',
+      ],
+    );
+    // A wrong allowNonLoopback skips the loopback check (it reads that field), not the others.
+    assert.deepEqual(
+      problems({ listen: '0.0.0.0:1', allowNonLoopback: 'yes', probeListen: 'nowhere' }),
+      [
+        'allowNonLoopback: must be true or false',
+        'probeListen: must be host:port (for example 127.0.0.1:9911)',
+      ],
+    );
+    // The capacity check runs once every field it reads is valid, beside other problems.
+    assert.deepEqual(problems({ cache: { maxEntries: 100_000 }, listen: 'x' }), [
+      'listen: must be host:port (for example 127.0.0.1:9911)',
+      problems({ cache: { maxEntries: 100_000 } })[0],
+    ]);
+  });
+
   it('checks what spans fields: duplicate names, one Redshift name, the allow-list, listen, auth', () => {
     assert.deepEqual(
       problems({
