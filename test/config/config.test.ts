@@ -245,7 +245,9 @@ describe('configuration', () => {
           CREDCACHE_TOKEN_FILE: '/run/token',
           CREDCACHE_UPSTREAM_REGION: 'us-west-2',
           CREDCACHE_ALLOW_NON_LOOPBACK: 'false',
-          CREDCACHE_UNRELATED: 'ignored',
+          CREDCACHE_CONFIG: '/etc/credcache/credcache.yaml',
+          CREDCACHE_CONFIG_YAML: 'listen: 127.0.0.1:1',
+          UNRELATED_VARIABLE: 'ignored',
         },
       },
     );
@@ -267,6 +269,34 @@ describe('configuration', () => {
     assert.deepEqual(problems({}, { CREDCACHE_LISTEN: '0.0.0.0:1' }), [
       'CREDCACHE_LISTEN: 0.0.0.0 is not a loopback address; set allowNonLoopback: true to listen on it',
     ]);
+  });
+
+  it('refuses a CREDCACHE_* variable that names no field, suggesting the closest name', () => {
+    assert.deepEqual(
+      problems(
+        {},
+        {
+          CREDCACHE_CACHE_MAX_ENTRIE: '10',
+          CREDCACHE_LOGLEVEL: 'debug',
+          CREDCACHE_WHATEVER: '',
+          CREDCACHE_ALLOW_HOSTS: 'a.example',
+          CREDCACHE_CACHE_MIN_REMAINING_SECONDS: 'soon',
+        },
+      ),
+      [
+        'CREDCACHE_ALLOW_HOSTS: allowHosts is not a single value; set it in the configuration file',
+        'CREDCACHE_CACHE_MAX_ENTRIE: names no configuration field; did you mean CREDCACHE_CACHE_MAX_ENTRIES?',
+        'CREDCACHE_LOGLEVEL: names no configuration field; did you mean CREDCACHE_LOG_LEVEL?',
+        'CREDCACHE_WHATEVER: names no configuration field',
+        'CREDCACHE_CACHE_MIN_REMAINING_SECONDS (cache.minRemainingSeconds): must be a number of seconds',
+      ],
+    );
+    // An empty value of a real variable counts as unset: the file's value stands.
+    assert.equal(
+      buildConfig({ cache: { maxEntries: 5 } }, { env: { CREDCACHE_CACHE_MAX_ENTRIES: '' } }).cache
+        .maxEntries,
+      5,
+    );
   });
 
   it('reads YAML files, resolving a relative token file against the file, and says where YAML breaks', async () => {
