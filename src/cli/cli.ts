@@ -3,8 +3,9 @@
  * package that does the work; nothing else lives here.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { ConfigError, loadConfig } from '../config/config.js';
+import { ConfigError } from '../config/config.js';
 import { reloadOnHangup, stopOnSignal } from '../daemon/lifecycle.js';
+import { preflight } from '../daemon/preflight.js';
 import { checkConfig, getTarget } from './client.js';
 import { serve } from './serve.js';
 
@@ -79,11 +80,14 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     )
     .action(async (options: { config?: string; emulator?: boolean; emulatorPort?: number }) => {
       const configFile = options.config ?? process.env.CREDCACHE_CONFIG;
-      const config = await loadConfig(configFile);
       const emulator =
         options.emulator || options.emulatorPort !== undefined
           ? { ...(options.emulatorPort !== undefined && { port: options.emulatorPort }) }
           : undefined;
+      // The checks serve makes at start, made again by every reload (SIGHUP).
+      const check = async () =>
+        (await preflight(configFile, { localUpstream: emulator !== undefined })).config;
+      const config = await check();
       const started = serve({ config, emulator });
       // A signal that arrives while starting is acted on once the daemon is up.
       const stopped = stopOnSignal(
@@ -98,7 +102,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       reloadOnHangup(
         () =>
           void started.then(
-            ({ daemon }) => daemon.reload(() => loadConfig(configFile)),
+            ({ daemon }) => daemon.reload(check),
             () => undefined, // did not start: its reason is reported there
           ),
       );
@@ -127,8 +131,10 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .command('check-config')
     .description('Validate a configuration file and print what the daemon would do with it')
     .argument('<file>', 'YAML configuration')
-    .action(async (file: string) => {
-      for (const line of checkConfig(await loadConfig(file))) io.stdout(line);
+    .option('--emulator', 'check it as serve --emulator would run it')
+    .action(async (file: string, options: { emulator?: boolean }) => {
+      const checked = await preflight(file, { localUpstream: options.emulator === true });
+      for (const line of checkConfig(checked)) io.stdout(line);
     });
 
   return program;

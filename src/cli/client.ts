@@ -4,6 +4,7 @@
  */
 import { defaultTokenFile, readTokenFile } from '../daemon/http/auth.js';
 import { type Config, defaultDuration, loadConfig } from '../config/config.js';
+import type { Preflight } from '../daemon/preflight.js';
 import { targetKey } from '../daemon/targets.js';
 import { clientUrl } from '../net/address.js';
 
@@ -71,8 +72,9 @@ export async function getTarget(name: string, configFile: string | undefined): P
   return JSON.stringify(credentials);
 }
 
-/** What the daemon would do with `config`, one line each. */
-export function checkConfig(config: Config): string[] {
+/** What the daemon would do with a configuration that passed `preflight`, one line each. */
+export function checkConfig(checked: Preflight): string[] {
+  const { config, region } = checked;
   const lines = [`configuration OK: ${config.origin}`];
   const { host, port } = config.listen;
   lines.push(`listen: ${host.includes(':') ? `[${host}]` : host}:${port}`);
@@ -86,7 +88,7 @@ export function checkConfig(config: Config): string[] {
   );
   const { upstream } = config;
   lines.push(
-    `upstream: region ${upstream.region ?? '(from AWS_REGION)'}; Lake Formation ${upstream.lakeFormationEndpoint ?? '(SDK endpoint)'}; Redshift Serverless ${upstream.redshiftServerlessEndpoint ?? '(SDK endpoint)'}; audit context ${JSON.stringify(upstream.auditContext)}`,
+    `upstream: region ${region ? `${region.name} (from ${region.from})` : "(the emulator's)"}; Lake Formation ${upstream.lakeFormationEndpoint ?? '(SDK endpoint)'}; Redshift Serverless ${upstream.redshiftServerlessEndpoint ?? '(SDK endpoint)'}; audit context ${JSON.stringify(upstream.auditContext)}`,
   );
   lines.push(
     `cache: up to ${config.cache.maxEntries} entries; never serves less than ${config.cache.minRemainingSeconds} s of validity; idle keys stop refreshing after ${config.cache.idleSeconds} s`,

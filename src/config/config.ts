@@ -77,14 +77,31 @@ function describeIssue(
  * once: the checks that span fields run on the fields that are valid by themselves, and a check
  * is skipped only when a field it reads is itself wrong (already reported).
  */
-export function buildConfig(
+export function buildConfig(document: unknown, options: DocumentOptions = {}): Config {
+  const { config, problems } = checkDocument(document, options);
+  if (config === undefined) throw new ConfigError(problems, options.origin ?? 'configuration');
+  return config;
+}
+
+interface DocumentOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly origin?: string;
+  readonly baseDir?: string;
+}
+
+/**
+ * A document's problems, the fields that are valid by themselves (a relative token file
+ * resolved), and the configuration when there are no problems.
+ */
+function checkDocument(
   document: unknown,
-  options: { env?: NodeJS.ProcessEnv; origin?: string; baseDir?: string } = {},
-): Config {
+  options: DocumentOptions,
+): { config: Config | undefined; problems: string[]; fields: ValidFields | undefined } {
   const origin = options.origin ?? 'configuration';
   const problems: string[] = [];
   if (document !== undefined && document !== null && !isRecord(document)) {
-    throw new ConfigError(['(top level): must be a mapping of sections'], origin);
+    problems.push('(top level): must be a mapping of sections');
+    return { config: undefined, problems, fields: undefined };
   }
   const raw: Record<string, unknown> = structuredClone(document ?? {}) as Record<string, unknown>;
   const sources = applyEnvironment(raw, options.env ?? {}, problems);
@@ -92,7 +109,8 @@ export function buildConfig(
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(...describeIssue(issue, raw, sources));
   }
-  const fields = parsed.success ? wholly(parsed.data) : validFields(raw);
+  const baseDir = options.baseDir ?? process.cwd();
+  const fields = resolvePaths(parsed.success ? wholly(parsed.data) : validFields(raw), baseDir);
   const listen = fields.listen === undefined ? undefined : parseListen(fields.listen);
   const listenName = sources.get('listen') ?? 'listen';
   if (typeof listen === 'string') problems.push(`${listenName}: ${listen}`);
@@ -122,17 +140,20 @@ export function buildConfig(
     problems.length > 0 ||
     !parsed.success ||
     typeof listen !== 'object' ||
-    typeof probeListen === 'string'
+    typeof probeListen === 'string' ||
+    fields.auth === undefined
   ) {
-    throw new ConfigError(problems, origin);
+    return { config: undefined, problems, fields };
   }
-  const config = parsed.data;
-  const baseDir = options.baseDir ?? process.cwd();
-  const auth =
-    config.auth.tokenFile === undefined
-      ? config.auth
-      : { ...config.auth, tokenFile: resolve(baseDir, config.auth.tokenFile) };
-  return { ...config, auth, listen, probeListen, origin };
+  const config = { ...parsed.data, auth: fields.auth, listen, probeListen, origin };
+  return { config, problems, fields };
+}
+
+/** `auth.tokenFile` resolved against `baseDir` (the config file's folder). */
+function resolvePaths(fields: ValidFields, baseDir: string): ValidFields {
+  const { auth } = fields;
+  if (auth?.tokenFile === undefined) return fields;
+  return { ...fields, auth: { ...auth, tokenFile: resolve(baseDir, auth.tokenFile) } };
 }
 
 /** Marks a section that is present but wrong (absent `allow` means allow all). */
@@ -142,7 +163,7 @@ const INVALID = Symbol('invalid');
  * The fields of a document that are valid on their own (`undefined`: wrong, and reported by
  * the schema); the targets one by one, each in its place.
  */
-interface ValidFields extends Partial<Omit<RawConfig, 'allow' | 'targets'>> {
+export interface ValidFields extends Partial<Omit<RawConfig, 'allow' | 'targets'>> {
   readonly allow: RawConfig['allow'] | typeof INVALID;
   readonly targets: readonly (TargetConfig | undefined)[];
 }
@@ -236,14 +257,30 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /**
+ * A check of what lies outside the configuration (the environment, the file system), given the
+ * fields that are valid by themselves; it answers its problems, one `what: rule` line each.
+ */
+export type OutsideCheck = (fields: ValidFields) => Promise<readonly string[]>;
+
+/**
  * Reads and validates the configuration: the file at `path` (when given) with the environment
- * applied over it, or the environment and defaults alone.
+ * applied over it, or the environment and defaults alone. `outside` runs on the valid fields
+ * even when others are wrong, and its problems are reported with theirs, all at once.
  */
 export async function loadConfig(
   path: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
+  outside?: OutsideCheck,
 ): Promise<Config> {
-  if (path === undefined) return buildConfig({}, { env, origin: 'defaults and environment' });
+  const check = async (document: unknown, options: DocumentOptions & { origin: string }) => {
+    const { config, problems, fields } = checkDocument(document, { env, ...options });
+    if (outside && fields) problems.push(...(await outside(fields)));
+    if (config === undefined || problems.length > 0) {
+      throw new ConfigError(problems, options.origin);
+    }
+    return config;
+  };
+  if (path === undefined) return check({}, { origin: 'defaults and environment' });
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -265,7 +302,7 @@ export async function loadConfig(
     const reason = error instanceof YAMLParseError ? error.code : 'not YAML';
     throw new ConfigError([`${where}: not valid YAML (${reason})`], path);
   }
-  return buildConfig(document, { env, origin: path, baseDir: dirname(resolve(path)) });
+  return check(document, { origin: path, baseDir: dirname(resolve(path)) });
 }
 
 /** The effective duration of a target (or request) of `source` without one. */

@@ -45,8 +45,8 @@ export function createUpstream(
   },
 ): Upstream {
   const { clock, env, local, observe } = options;
-  const region =
-    config.upstream.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? local?.region;
+  // `preflight` resolved the region from the environment and the AWS profile into the config.
+  const region = config.upstream.region ?? local?.region;
   if (region === undefined) {
     throw new ConfigError(
       ['upstream.region: required (or set AWS_REGION) when not running against the emulator'],

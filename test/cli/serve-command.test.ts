@@ -286,8 +286,15 @@ describe('credcache get and check-config (process)', function () {
 
   it('check-config prints what the daemon would do, or one line naming the field', async () => {
     const { file } = await writeConfig();
-    const ok = await run(process.execPath, [BIN, 'check-config', file], { env: ENV });
+    const ok = await run(process.execPath, [BIN, 'check-config', file], {
+      env: { ...ENV, AWS_REGION: 'eu-west-1' },
+    });
     assert.match(ok.stdout, /^configuration OK: /);
+    assert.match(ok.stdout, /^upstream: region eu-west-1 \(from AWS_REGION\);/m);
+    const local = await run(process.execPath, [BIN, 'check-config', '--emulator', file], {
+      env: { ...ENV, AWS_REGION: '', AWS_DEFAULT_REGION: '', AWS_CONFIG_FILE: '/nonexistent' },
+    });
+    assert.match(local.stdout, /^upstream: region \(the emulator's\);/m);
     assert.match(ok.stdout, /targets: 3/);
     assert.match(
       ok.stdout,

@@ -255,7 +255,7 @@ function stamp(path: string): string {
  * per-user folder under the temporary directory when there is no XDG_RUNTIME_DIR (XDG_RUNTIME_DIR
  * itself is the system's, private by its own rules).
  */
-function privateFolders(path: string): string[] {
+export function privateFolders(path: string): string[] {
   const folder = dirname(path);
   const parent = dirname(folder);
   return parent.startsWith(join(tmpdir(), 'credcache-')) ? [parent, folder] : [folder];
