@@ -19,6 +19,20 @@ const defaultIo: CliIo = {
   stderr: (line) => process.stderr.write(`${line}\n`),
 };
 
+/**
+ * A reader that stops reading early (`credcache check-config FILE | head -1`) ends the process
+ * at once and quietly: no EPIPE stack trace, and status 0, since the reader chose to stop and
+ * the command did not fail (a Node process cannot die of SIGPIPE as `yes` does).
+ */
+function endQuietlyWhenOutputCloses(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      process.exit(0);
+    });
+  }
+}
+
 function parsePort(value: string): number {
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65535) {
@@ -142,6 +156,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
 
 /** Runs the command line; resolves to the process exit code. */
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  if (io === defaultIo) endQuietlyWhenOutputCloses();
   const program = buildProgram(io);
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -149,7 +164,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
     if (error instanceof ConfigError) {
-      io.stderr(`credcache: invalid configuration: ${error.message}`);
+      io.stderr(`credcache: invalid configuration: ${error.origin}`);
+      for (const problem of error.problems) io.stderr(`  ${problem}`);
       return 2;
     }
     io.stderr(`credcache: ${error instanceof Error ? error.message : String(error)}`);
