@@ -38,6 +38,8 @@ export const DEFAULT_MIN_REMAINING_MS = 300_000;
 export const DEFAULT_MAX_ENTRIES = 10_000;
 /** How long a deterministic upstream error is answered from memory. */
 export const DEFAULT_NEGATIVE_TTL_MS = 5_000;
+/** Least time between two forced fetches of one key (`refreshNow`). */
+export const DEFAULT_REFRESH_NOW_MIN_INTERVAL_MS = 10_000;
 
 export type CacheResult = 'hit' | 'miss' | 'coalesced' | 'stale' | 'negative';
 export type EvictionReason = 'lru' | 'expired' | 'idle' | 'revoked';
@@ -140,6 +142,11 @@ export interface CredentialCacheOptions {
   readonly minRemainingMs?: number;
   readonly negativeTtlMs?: number;
   /**
+   * Least time between two forced fetches of one key (`forceRefresh`); 0: no limit. A forced
+   * fetch that fails uses up its interval too, so a client cannot hammer a failing upstream.
+   */
+  readonly refreshNowMinIntervalMs?: number;
+  /**
    * Keys held outside the LRU (configured targets): never LRU-evicted, never swept, and their
    * refreshes wanted whether or not the entry is there.
    */
@@ -167,7 +174,10 @@ interface Flight {
   readonly controller: AbortController;
   /** Made by the refresher (wanted while its entry is cached, or its key pinned), or by a client. */
   readonly byRefresh: boolean;
-  /** The entry a refresh replaces; undefined for a client's miss or a pinned key's first load. */
+  /**
+   * The entry a refresh or a forced fetch replaces; undefined for a client's miss or a pinned
+   * key's first load.
+   */
   readonly basis: CacheEntry | undefined;
   /** The budget queue it waits in: rises when a client or a target's standing job joins it. */
   readonly priority: Priority;
@@ -176,6 +186,19 @@ interface Flight {
   /** It has left the budget's queues: its upstream call is made. */
   started: boolean;
   promise: Promise<CacheEntry>;
+}
+
+/** A forced fetch of a key asked for within its interval since the last one. */
+export class RefreshTooSoon extends Error {
+  override readonly name = 'RefreshTooSoon';
+  constructor(
+    /** Milliseconds until the key may be forced again. */
+    readonly retryAfterMs: number,
+  ) {
+    super(
+      `refreshNow: this credential was fetched anew less than the configured interval ago (cache.refreshNowMinIntervalSeconds); retry in ${Math.ceil(retryAfterMs / 1000)} s`,
+    );
+  }
 }
 
 /** A load failed with a deterministic error that is being answered from memory. */
@@ -197,6 +220,14 @@ export class CredentialCache {
   readonly #negativeTtlMs: number;
   readonly #isPinned: (key: CredentialKey) => boolean;
   readonly #maxEntries: number;
+  readonly #refreshNowMinIntervalMs: number;
+  /**
+   * Until when each recently forced key may not be forced again, oldest first (the interval is
+   * one constant, so insertion order is expiry order). At most `maxEntries` keys: past that the
+   * oldest is forgotten, so a flood of distinct keys cannot grow it (their fetches are bounded
+   * by the upstream budget, like misses).
+   */
+  readonly #forcedUntil = new Map<string, number>();
   /** What a client can have evicted, by last use; pinned keys are held beside it. */
   readonly #entries = new Recency();
   readonly #pinned = new Map<string, StoredEntry>();
@@ -221,6 +252,10 @@ export class CredentialCache {
       throw new RangeError(`maxEntries: must be a whole number of at least 1, got ${maxEntries}`);
     }
     this.#maxEntries = maxEntries;
+    this.#refreshNowMinIntervalMs = nonNegative(
+      'refreshNowMinIntervalMs',
+      options.refreshNowMinIntervalMs ?? DEFAULT_REFRESH_NOW_MIN_INTERVAL_MS,
+    );
   }
 
   /** Tells `listener` of stores, evictions and lookups from now on; returns the unsubscribe. */
@@ -290,7 +325,58 @@ export class CredentialCache {
     if (!flight) flight = this.#start(key, 'on_demand', undefined);
     // A client now waits on it: a refresh must not wait behind every background refresh.
     else flight.priority.raise('on_demand');
-    const result = joined ? 'coalesced' : 'miss';
+    return this.#wait(key, flight, joined ? 'coalesced' : 'miss', signal);
+  }
+
+  /**
+   * A credential for `key` fetched anew now, whether or not one is cached (a client's
+   * `refreshNow`): one upstream load, shared with any load of the key already under way (a
+   * client's miss, a refresh, another forced fetch), stored like any other. At most one forced
+   * fetch of a key starts per `refreshNowMinIntervalMs`: within it, a key with no load under way
+   * rejects with `RefreshTooSoon`. A failed forced fetch leaves a still-valid entry as it is (it
+   * is served to everyone else as before); only the caller gets the error. Rejects as `get`
+   * does otherwise (a remembered deterministic error, the budget's refusal, the load's error).
+   */
+  async forceRefresh(key: CredentialKey, options: GetOptions = {}): Promise<Lookup> {
+    const { signal } = options;
+    let flight = this.#flights.get(key.id);
+    const joined = flight !== undefined;
+    if (flight) flight.priority.raise('on_demand');
+    else {
+      const now = this.#clock.now();
+      const until = this.#forcedUntil.get(key.id);
+      if (until !== undefined && until > now) throw new RefreshTooSoon(until - now);
+      const negative = this.#negative.get(key.id);
+      if (negative && negative.until > now) {
+        this.#emitLookup(key, 'negative');
+        throw new NegativeCacheHit(negative.error, negative.until - now);
+      }
+      if (signal?.aborted) throw cancellation(signal);
+      this.#forced(key.id, now);
+      flight = this.#start(key, 'on_demand', this.#current(key));
+    }
+    return this.#wait(key, flight, joined ? 'coalesced' : 'miss', signal);
+  }
+
+  /** Remembers that `id` was forced at `now`, forgetting elapsed and (past the bound) oldest keys. */
+  #forced(id: string, now: number): void {
+    if (this.#refreshNowMinIntervalMs === 0) return;
+    const forced = this.#forcedUntil;
+    forced.delete(id);
+    for (const [oldest, until] of forced) {
+      if (until > now && forced.size < this.#maxEntries) break;
+      forced.delete(oldest);
+    }
+    forced.set(id, now + this.#refreshNowMinIntervalMs);
+  }
+
+  /** A client waits on `flight` (until its `signal` ends the wait) for a servable credential. */
+  async #wait(
+    key: CredentialKey,
+    flight: Flight,
+    result: 'miss' | 'coalesced',
+    signal: AbortSignal | undefined,
+  ): Promise<Lookup> {
     this.#emitLookup(key, result);
     const waiting = flight;
     waiting.clients += 1;
@@ -537,6 +623,10 @@ export class CredentialCache {
     }
     for (const [id, negative] of this.#negative) {
       if (negative.until <= now) this.#negative.delete(id);
+    }
+    for (const [id, until] of this.#forcedUntil) {
+      if (until > now) break; // oldest first: the rest have not elapsed either
+      this.#forcedUntil.delete(id);
     }
     return removed;
   }

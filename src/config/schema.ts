@@ -158,6 +158,7 @@ export const schema = z.strictObject({
       minRemainingSeconds: seconds(0, 3_000).default(300),
       idleSeconds: seconds(1).default(900),
       negativeTtlSeconds: seconds(0, 3_600).default(5),
+      refreshNowMinIntervalSeconds: seconds(0, 3_600).default(10),
     })
     .prefault({}),
   upstream: z

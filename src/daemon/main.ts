@@ -74,6 +74,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     maxEntries: config.cache.maxEntries,
     minRemainingMs: config.cache.minRemainingSeconds * 1000,
     negativeTtlMs: config.cache.negativeTtlSeconds * 1000,
+    refreshNowMinIntervalMs: config.cache.refreshNowMinIntervalSeconds * 1000,
     idleMs: config.cache.idleSeconds * 1000,
     targets: targets.all().map((target) => target.key),
     budget: {

@@ -30,6 +30,8 @@ export interface CredentialEngineOptions {
   readonly maxEntries?: number;
   readonly minRemainingMs?: number;
   readonly negativeTtlMs?: number;
+  /** Least time between two forced fetches (`refreshNow`) of one key. */
+  readonly refreshNowMinIntervalMs?: number;
   /** A key nobody asked for this long is no longer refreshed, and is swept. */
   readonly idleMs?: number;
   /** Configured targets: pinned, loaded at start and kept fresh whether or not anyone asks. */
@@ -132,6 +134,9 @@ export function createCredentialEngine(options: CredentialEngineOptions): Creden
     pinned: (key) => targetKeys.has(key.id),
     ...(options.maxEntries !== undefined && { maxEntries: options.maxEntries }),
     ...(options.negativeTtlMs !== undefined && { negativeTtlMs: options.negativeTtlMs }),
+    ...(options.refreshNowMinIntervalMs !== undefined && {
+      refreshNowMinIntervalMs: options.refreshNowMinIntervalMs,
+    }),
   });
   // The refresher subscribes first: observers see an entry once it is scheduled.
   const scheduler = new RefreshScheduler({

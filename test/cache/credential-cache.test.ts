@@ -5,6 +5,7 @@ import {
   CredentialCache,
   type EvictionReason,
   NegativeCacheHit,
+  RefreshTooSoon,
 } from '../../src/cache/credential-cache.js';
 import {
   type CredentialFetcher,
@@ -77,6 +78,7 @@ function setup(
     maxEntries?: number;
     minRemainingMs?: number;
     negativeTtlMs?: number;
+    refreshNowMinIntervalMs?: number;
     pinned?: CredentialKey[];
     /** Put the real upstream budget (one call at a time) between the cache and the fake. */
     budget?: boolean;
@@ -98,6 +100,9 @@ function setup(
     ...(options.maxEntries !== undefined && { maxEntries: options.maxEntries }),
     ...(options.minRemainingMs !== undefined && { minRemainingMs: options.minRemainingMs }),
     ...(options.negativeTtlMs !== undefined && { negativeTtlMs: options.negativeTtlMs }),
+    ...(options.refreshNowMinIntervalMs !== undefined && {
+      refreshNowMinIntervalMs: options.refreshNowMinIntervalMs,
+    }),
     pinned: (key) => pinnedIds.has(key.id),
   });
   cache.subscribe({
@@ -472,5 +477,112 @@ describe('CredentialCache', () => {
       await assert.rejects(cache.get(orders, { signal: hangUp.signal }), LoadCancelled);
       assert.equal(upstream.calls.length, 0);
     });
+  });
+});
+
+describe('CredentialCache.forceRefresh (refreshNow)', () => {
+  const SECOND = 1_000;
+
+  it('fetches anew now, stores the result and answers it', async () => {
+    const { cache, upstream } = setup();
+    const first = await cache.get(orders);
+    const forced = await cache.forceRefresh(orders);
+    assert.equal(forced.result, 'miss');
+    assert.equal(serial(forced.entry), 2);
+    assert.equal(forced.entry.generation, first.entry.generation + 1);
+    assert.equal(upstream.calls.length, 2);
+    assert.equal(upstream.calls[1]?.lane, 'on_demand');
+    const after = await cache.get(orders);
+    assert.equal(after.result, 'hit');
+    assert.equal(after.entry, forced.entry, 'the forced credential replaced the old one');
+  });
+
+  it('starts at most one forced fetch of a key per interval; other keys are apart', async () => {
+    const { cache, upstream, clock } = setup({ refreshNowMinIntervalMs: 10 * SECOND });
+    await cache.forceRefresh(orders);
+    clock.advance(4 * SECOND);
+    const refused = await cache.forceRefresh(orders).then(
+      () => assert.fail('expected a rejection'),
+      (error: unknown) => error,
+    );
+    assert.ok(refused instanceof RefreshTooSoon);
+    assert.equal(refused.retryAfterMs, 6 * SECOND);
+    assert.equal((await cache.forceRefresh(warehouse)).result, 'miss', 'another key is free');
+    assert.equal(upstream.calls.length, 2);
+    clock.advance(6 * SECOND);
+    assert.equal(serial((await cache.forceRefresh(orders)).entry), 3);
+  });
+
+  it('shares one upstream call between concurrent forced fetches and an in-flight miss', async () => {
+    const { cache, upstream } = setup({ refreshNowMinIntervalMs: 10 * SECOND });
+    upstream.hold();
+    const miss = cache.get(orders);
+    const forced = Array.from({ length: 50 }, () => cache.forceRefresh(orders));
+    upstream.release();
+    const results = await Promise.all([miss, ...forced]);
+    assert.equal(upstream.calls.length, 1);
+    assert.ok(results.every((lookup) => serial(lookup.entry) === 1));
+    assert.ok(forced.length === 50 && results.slice(1).every((l) => l.result === 'coalesced'));
+    // Joining a load already under way starts no forced fetch: the key may be forced once now.
+    assert.equal(serial((await cache.forceRefresh(orders)).entry), 2);
+    await assert.rejects(cache.forceRefresh(orders), RefreshTooSoon);
+  });
+
+  it('concurrent forced fetches of a cached key share one call and all get the new credential', async () => {
+    const { cache, upstream } = setup();
+    await cache.get(orders);
+    upstream.hold();
+    const forced = Array.from({ length: 20 }, () => cache.forceRefresh(orders));
+    await settle();
+    upstream.release();
+    const results = await Promise.all(forced);
+    assert.equal(upstream.calls.length, 2);
+    assert.ok(results.every((lookup) => serial(lookup.entry) === 2));
+    assert.equal(results.filter((lookup) => lookup.result === 'miss').length, 1);
+  });
+
+  it('a failed forced fetch keeps the still-valid entry for everyone else, and uses up its interval', async () => {
+    const { cache, upstream, clock, evictions } = setup({ refreshNowMinIntervalMs: 10 * SECOND });
+    const first = await cache.get(orders);
+    upstream.failWith = new UpstreamError('AccessDenied', 'AccessDeniedException', 'denied');
+    await assert.rejects(cache.forceRefresh(orders), {
+      name: 'UpstreamError',
+      kind: 'AccessDenied',
+    });
+    const served = cache.getServable(orders);
+    assert.equal(served?.entry, first.entry, 'the old credential is still served');
+    assert.equal(served.result, 'hit');
+    assert.deepEqual(evictions, []);
+    upstream.failWith = new UpstreamError('Unavailable', 'InternalServerException', 'boom');
+    await assert.rejects(cache.forceRefresh(orders), RefreshTooSoon);
+    assert.equal(upstream.calls.length, 2, 'the failing upstream was asked once');
+    clock.advance(10 * SECOND);
+    await assert.rejects(cache.forceRefresh(orders), { kind: 'Unavailable' });
+    assert.equal(cache.getServable(orders)?.entry, first.entry);
+  });
+
+  it('keeps its interval memory bounded by maxEntries under a flood of distinct keys', async () => {
+    const { cache, upstream } = setup({ maxEntries: 3, refreshNowMinIntervalMs: 10 * SECOND });
+    const keys = tables(10);
+    for (const key of keys) await cache.forceRefresh(key);
+    assert.equal(upstream.calls.length, 10);
+    // The newest keys are remembered; the oldest were forgotten to keep the bound.
+    await assert.rejects(cache.forceRefresh(keys[9] ?? orders), RefreshTooSoon);
+    assert.equal((await cache.forceRefresh(keys[0] ?? orders)).result, 'miss');
+    assert.equal(upstream.calls.length, 11);
+  });
+
+  it('answers a remembered deterministic error from memory', async () => {
+    const { cache, upstream } = setup({ negativeTtlMs: 60 * SECOND, refreshNowMinIntervalMs: 0 });
+    upstream.failWith = new UpstreamError('NotFound', 'EntityNotFoundException', 'gone');
+    await assert.rejects(cache.forceRefresh(orders), { kind: 'NotFound' });
+    await assert.rejects(cache.forceRefresh(orders), NegativeCacheHit);
+    assert.equal(upstream.calls.length, 1);
+  });
+
+  it('has no interval when it is 0', async () => {
+    const { cache, upstream } = setup({ refreshNowMinIntervalMs: 0 });
+    for (let i = 0; i < 3; i += 1) await cache.forceRefresh(orders);
+    assert.equal(upstream.calls.length, 3);
   });
 });

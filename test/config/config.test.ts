@@ -64,6 +64,7 @@ describe('configuration', () => {
       minRemainingSeconds: 300,
       idleSeconds: 900,
       negativeTtlSeconds: 5,
+      refreshNowMinIntervalSeconds: 10,
     });
     assert.equal(config.upstream.durationSeconds, 3600);
     assert.equal(config.upstream.auditContext, 'credcache');
@@ -240,6 +241,7 @@ describe('configuration', () => {
       {
         env: {
           CREDCACHE_CACHE_MIN_REMAINING_SECONDS: '120',
+          CREDCACHE_CACHE_REFRESH_NOW_MIN_INTERVAL_SECONDS: '30',
           CREDCACHE_LISTEN: '127.0.0.1:7000',
           CREDCACHE_LOG_LEVEL: 'debug',
           CREDCACHE_TOKEN_FILE: '/run/token',
@@ -252,6 +254,7 @@ describe('configuration', () => {
       },
     );
     assert.equal(config.cache.minRemainingSeconds, 120);
+    assert.equal(config.cache.refreshNowMinIntervalSeconds, 30);
     assert.deepEqual(config.listen, { host: '127.0.0.1', port: 7000 });
     assert.equal(config.log.level, 'debug');
     assert.equal(config.auth.tokenFile, '/run/token');

@@ -3,7 +3,7 @@
  * message naming what was wrong, whether retrying can help, and `Retry-After` when it can.
  * Messages never carry a secret: they name fields, AWS error names and request ids.
  */
-import { NegativeCacheHit } from '../../cache/credential-cache.js';
+import { NegativeCacheHit, RefreshTooSoon } from '../../cache/credential-cache.js';
 import { LoadCancelled } from '../../cache/fetcher.js';
 import { UpstreamError, type UpstreamErrorKind } from '../../providers/errors.js';
 import { BudgetExceeded } from '../../refresh/budget.js';
@@ -15,6 +15,7 @@ export type ApiErrorCode =
   | 'NotFound'
   | 'MethodNotAllowed'
   | 'PayloadTooLarge'
+  | 'TooManyRequests'
   | 'UpstreamAccessDenied'
   | 'UpstreamNotFound'
   | 'UpstreamInvalidInput'
@@ -31,6 +32,7 @@ const STATUS: Readonly<Record<ApiErrorCode, number>> = {
   NotFound: 404,
   MethodNotAllowed: 405,
   PayloadTooLarge: 413,
+  TooManyRequests: 429,
   UpstreamAccessDenied: 403,
   UpstreamNotFound: 404,
   UpstreamInvalidInput: 400,
@@ -88,6 +90,12 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof NegativeCacheHit) {
     return fromUpstream(error.error, Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
+  }
+  if (error instanceof RefreshTooSoon) {
+    return new ApiError('TooManyRequests', error.message, {
+      retryable: true,
+      retryAfterSeconds: Math.max(1, Math.ceil(error.retryAfterMs / 1000)),
+    });
   }
   if (error instanceof BudgetExceeded) {
     return new ApiError('UpstreamThrottled', error.message, {
