@@ -23,6 +23,7 @@ import {
 } from './observers.js';
 import { Readiness } from './readiness.js';
 import { type ReloadOutcome, RunningConfig } from './reload.js';
+import { daemonStatus } from './status.js';
 import { buildRoutes } from './http/routes.js';
 import { Targets } from './targets.js';
 import { type LocalUpstream, createUpstream } from './upstream.js';
@@ -102,12 +103,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const readiness = new Readiness(clock, engine.cache, engine.scheduler, targets);
   watchState(metrics, { clock, engine, readiness, targets });
 
+  const { cache, scheduler } = engine;
+  const status = () => daemonStatus({ clock, cache, scheduler, readiness, targets });
   const routes = buildRoutes({
-    cache: engine.cache,
+    cache,
     targets,
     rules: () => running.rules,
     readiness,
     registry,
+    status,
   });
   // One access log of refusals for both listeners: its line budget is the daemon's.
   const shared = {

@@ -6,6 +6,7 @@ const handler = () => ({ status: 200, headers: [], body: '' });
 const ROUTES: Route[] = [
   { pattern: '/healthz', auth: false, methods: { GET: handler } },
   { pattern: '/v1/targets/:name', auth: true, methods: { GET: handler } },
+  { pattern: '/v1/targets/:name/refresh', auth: true, methods: { POST: handler } },
 ];
 
 describe('route matcher', () => {
@@ -15,7 +16,19 @@ describe('route matcher', () => {
     assert.deepEqual(match('/v1/targets/orders')?.params, { name: 'orders' });
     assert.deepEqual(match('/v1/targets/a%2Db')?.params, { name: 'a-b' });
     assert.equal(match('/v1/targets/bad%ZZ')?.malformed, true);
-    for (const path of ['/v1/targets/', '/v1/targets/a/b', '/nope', '/healthz/']) {
+    const refresh = match('/v1/targets/a%2Db/refresh');
+    assert.equal(refresh?.route.pattern, '/v1/targets/:name/refresh');
+    assert.deepEqual(refresh.params, { name: 'a-b' });
+    assert.equal(match('/v1/targets/bad%ZZ/refresh')?.malformed, true);
+    for (const path of [
+      '/v1/targets/',
+      '/v1/targets/a/b',
+      '/v1/targets//refresh',
+      '/v1/targets/a/refresh/',
+      '/v1/targets/a/refresh/x',
+      '/nope',
+      '/healthz/',
+    ]) {
       assert.equal(match(path), undefined, path);
     }
   });

@@ -103,13 +103,32 @@ function checkTableRequest(
 
 // ---- GET: query parameters ----
 
+/** The parameter every credential GET takes besides its key's: fetch anew now (not in the key). */
+export const REFRESH_NOW = 'refreshNow';
+
+/**
+ * Whether the query asks for a forced fetch (`refreshNow=true`; `false` or absent: no), taking
+ * the parameter out of `params` so what is left names the key alone.
+ */
+export function takeRefreshNow(params: URLSearchParams): boolean {
+  const values = params.getAll(REFRESH_NOW);
+  if (values.length === 0) return false;
+  params.delete(REFRESH_NOW);
+  if (values.length > 1) throw invalid(`${REFRESH_NOW}: given more than once`);
+  const [value = ''] = values;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw invalid(`${REFRESH_NOW}: must be true or false; given ${shown(value)}`);
+}
+
 class Query {
   readonly #params: URLSearchParams;
   constructor(params: URLSearchParams, known: readonly string[]) {
     this.#params = params;
     for (const name of new Set(params.keys())) {
       if (!known.includes(name)) {
-        throw invalid(`${shown(name)}: unknown parameter; this path takes ${known.join(', ')}`);
+        throw invalid(
+          `${shown(name)}: unknown parameter; this path takes ${[...known, REFRESH_NOW].join(', ')}`,
+        );
       }
     }
   }

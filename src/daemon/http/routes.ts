@@ -10,6 +10,7 @@ import type { CredentialCache, Lookup } from '../../cache/credential-cache.js';
 import type { CredentialKey } from '../../cache/key.js';
 import { ApiError } from './errors.js';
 import type { Readiness } from '../readiness.js';
+import type { DaemonStatus } from '../status.js';
 import { type Format, Renderings } from './render.js';
 import { type Reply, reply } from './reply.js';
 import {
@@ -19,6 +20,7 @@ import {
   redshiftKeyFromQuery,
   tableKeyFromBody,
   tableKeyFromQuery,
+  takeRefreshNow,
 } from './requests.js';
 import type { Targets } from '../targets.js';
 
@@ -53,6 +55,8 @@ export interface ApiDependencies {
   readonly rules: () => RequestRules;
   readonly readiness: Readiness;
   readonly registry: Registry;
+  /** The daemon's status now (`GET /v1/status`). */
+  readonly status: () => DaemonStatus;
 }
 
 export const ROUTE_PATTERNS = {
@@ -60,6 +64,8 @@ export const ROUTE_PATTERNS = {
   partition: '/v1/lakeformation/partition-credentials',
   redshift: '/v1/redshift-serverless/credentials',
   target: '/v1/targets/:name',
+  targetRefresh: '/v1/targets/:name/refresh',
+  status: '/v1/status',
   healthz: '/healthz',
   readyz: '/readyz',
   metrics: '/metrics',
@@ -77,33 +83,46 @@ const JSON_NO_STORE = { 'content-type': 'application/json', 'cache-control': 'no
 const HEALTHY = reply(200, JSON_NO_STORE, '{"status":"ok"}');
 
 export function buildRoutes(deps: ApiDependencies): Route[] {
-  const { cache, targets, rules, readiness, registry } = deps;
+  const { cache, targets, rules, readiness, registry, status } = deps;
   const renderings = new Renderings();
 
-  /** A hit is answered synchronously, from bodies and headers made once per entry. */
+  /**
+   * A hit is answered synchronously, from bodies and headers made once per entry; `refreshNow`
+   * fetches anew whatever is cached (the cache's forced fetch: single flight, one per interval).
+   */
   function credential(
     key: CredentialKey,
     format: Format,
     context: RequestContext,
+    refreshNow = false,
   ): Reply | Promise<Reply> {
-    const hit = cache.getServable(key);
-    if (hit) return renderings.reply(hit.entry, format, hit.result);
+    if (!refreshNow) {
+      const hit = cache.getServable(key);
+      if (hit) return renderings.reply(hit.entry, format, hit.result);
+    }
     // A miss first lets the event loop read the sockets again: a client that wrote its request
     // and hung up at once is then known to be gone, and its miss costs no upstream call.
     const { signal } = context;
     return afterSocketReads()
-      .then(() => cache.get(key, { signal }))
+      .then(() => (refreshNow ? cache.forceRefresh(key, { signal }) : cache.get(key, { signal })))
       .then((lookup: Lookup) => renderings.reply(lookup.entry, format, lookup.result));
+  }
+
+  /** A request's key, and whether it asks for a forced fetch (`refreshNow=true`). */
+  interface Asked<K> {
+    readonly key: K;
+    readonly refreshNow: boolean;
   }
 
   /**
    * Keys parsed from a query string, remembered by the exact string: clients poll with the same
    * URL, so the parse, validation and canonical key are made once. Only valid keys are kept.
+   * `refreshNow` is taken out before the key is parsed: it is never part of the key.
    */
   function memoized<K extends CredentialKey>(
     parse: (query: URLSearchParams, rules: RequestRules) => K,
-  ): (rawQuery: string) => K {
-    const keys = new LRUCache<string, K>({ max: 1024 });
+  ): (rawQuery: string) => Asked<K> {
+    const keys = new LRUCache<string, Asked<K>>({ max: 1024 });
     let madeUnder: RequestRules | undefined;
     return (rawQuery) => {
       const current = rules();
@@ -112,24 +131,66 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
         keys.clear();
         madeUnder = current;
       }
-      let key = keys.get(rawQuery);
-      if (key === undefined) {
-        key = parse(new URLSearchParams(rawQuery), current);
-        keys.set(rawQuery, key);
+      let asked = keys.get(rawQuery);
+      if (asked === undefined) {
+        const params = new URLSearchParams(rawQuery);
+        const refreshNow = takeRefreshNow(params);
+        asked = { key: parse(params, current), refreshNow };
+        keys.set(rawQuery, asked);
       }
-      return key;
+      return asked;
     };
   }
   const tableFromQuery = memoized(tableKeyFromQuery);
   const partitionFromQuery = memoized(partitionKeyFromQuery);
   const redshiftFromQuery = memoized(redshiftKeyFromQuery);
+  const fromQuery = <K extends CredentialKey>(
+    parsed: (rawQuery: string) => Asked<K>,
+    format: Format,
+  ): Handler => {
+    return (context) => {
+      const { key, refreshNow } = parsed(context.rawQuery);
+      return credential(key, format, context, refreshNow);
+    };
+  };
+
+  /** The configured target `params.name` names; 404 when none does. */
+  const targetOf = (params: Readonly<Record<string, string>>) => {
+    const name = params.name ?? '';
+    const target = targets.get(name);
+    if (!target) {
+      throw new ApiError(
+        'NotFound',
+        `name: no target ${JSON.stringify(name.slice(0, 63))} is configured`,
+      );
+    }
+    return {
+      key: target.key,
+      format: (target.key.source === 'redshift_serverless' ? 'redshift' : 'container') as Format,
+    };
+  };
+
+  /** A query that names no key: `refreshNow` where `takesRefreshNow`, nothing else. */
+  const bareQuery = (rawQuery: string, takesRefreshNow: boolean): boolean => {
+    if (rawQuery === '') return false;
+    const params = new URLSearchParams(rawQuery);
+    const refreshNow = takesRefreshNow && takeRefreshNow(params);
+    const [unknown] = params.keys();
+    if (unknown !== undefined) {
+      throw new ApiError(
+        'InvalidRequest',
+        `${JSON.stringify(unknown.slice(0, 80))}: unknown parameter; ${takesRefreshNow ? 'a target takes refreshNow only' : 'this path takes none'}`,
+      );
+    }
+    return refreshNow;
+  };
 
   return [
     {
       pattern: ROUTE_PATTERNS.table,
       auth: true,
       methods: {
-        GET: (context) => credential(tableFromQuery(context.rawQuery), 'lakeformation', context),
+        GET: fromQuery(tableFromQuery, 'lakeformation'),
         POST: (context) =>
           credential(tableKeyFromBody(context.body, rules()), 'lakeformation', context),
       },
@@ -138,8 +199,7 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
       pattern: ROUTE_PATTERNS.partition,
       auth: true,
       methods: {
-        GET: (context) =>
-          credential(partitionFromQuery(context.rawQuery), 'lakeformation', context),
+        GET: fromQuery(partitionFromQuery, 'lakeformation'),
         POST: (context) =>
           credential(partitionKeyFromBody(context.body, rules()), 'lakeformation', context),
       },
@@ -148,7 +208,7 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
       pattern: ROUTE_PATTERNS.redshift,
       auth: true,
       methods: {
-        GET: (context) => credential(redshiftFromQuery(context.rawQuery), 'redshift', context),
+        GET: fromQuery(redshiftFromQuery, 'redshift'),
       },
     },
     {
@@ -156,24 +216,30 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
       auth: true,
       methods: {
         GET: (context) => {
-          const { params, rawQuery } = context;
-          const name = params.name ?? '';
-          const target = targets.get(name);
-          if (!target) {
-            throw new ApiError(
-              'NotFound',
-              `name: no target ${JSON.stringify(name.slice(0, 63))} is configured`,
-            );
-          }
-          const [unknown] = rawQuery === '' ? [] : new URLSearchParams(rawQuery).keys();
-          if (unknown !== undefined) {
-            throw new ApiError(
-              'InvalidRequest',
-              `${JSON.stringify(unknown.slice(0, 80))}: unknown parameter; a target takes none`,
-            );
-          }
-          const format = target.key.source === 'redshift_serverless' ? 'redshift' : 'container';
-          return credential(target.key, format, context);
+          const { key, format } = targetOf(context.params);
+          return credential(key, format, context, bareQuery(context.rawQuery, true));
+        },
+      },
+    },
+    {
+      pattern: ROUTE_PATTERNS.targetRefresh,
+      auth: true,
+      methods: {
+        // The body, if any, is not read: the path names all there is.
+        POST: (context) => {
+          const { key, format } = targetOf(context.params);
+          bareQuery(context.rawQuery, false);
+          return credential(key, format, context, true);
+        },
+      },
+    },
+    {
+      pattern: ROUTE_PATTERNS.status,
+      auth: true,
+      methods: {
+        GET: (context) => {
+          bareQuery(context.rawQuery, false);
+          return reply(200, JSON_NO_STORE, JSON.stringify(status()));
         },
       },
     },
@@ -228,38 +294,47 @@ export interface RouteMatch {
 const KEPT_MATCHES = 256;
 
 /**
- * Finds the route of a path (without its query). Exact patterns by map lookup; the one
- * parameterised pattern, `/v1/targets/:name`, by prefix, with a single non-empty segment. A match
- * is made once per path and kept (every exact path's up front; the first `KEPT_MATCHES`
- * parameterised paths seen, so a flood of distinct paths cannot grow it), so a poll allocates no
- * match, no params object and no decoded name.
+ * Finds the route of a path (without its query). Exact patterns by map lookup; parameterised
+ * ones (`/v1/targets/:name`, `/v1/targets/:name/refresh`) segment by segment, a `:param`
+ * segment matching one non-empty segment. A match is made once per path and kept (every exact
+ * path's up front; the first `KEPT_MATCHES` parameterised paths seen, so a flood of distinct
+ * paths cannot grow it), so a poll allocates no match, no params object and no decoded name.
  */
 export function routeMatcher(routes: readonly Route[]): (path: string) => RouteMatch | undefined {
   const kept = new Map<string, RouteMatch>();
-  const prefixed: { prefix: string; param: string; route: Route }[] = [];
+  /** Each parameterised pattern's segments: a literal, or `{ param }` for `:param`. */
+  const parameterisedRoutes: { segments: (string | { param: string })[]; route: Route }[] = [];
   const none: Readonly<Record<string, string>> = Object.freeze({});
   for (const route of routes) {
-    const colon = route.pattern.indexOf('/:');
-    if (colon === -1) kept.set(route.pattern, Object.freeze({ route, params: none }));
+    if (!route.pattern.includes('/:'))
+      kept.set(route.pattern, Object.freeze({ route, params: none }));
     else {
-      prefixed.push({
-        prefix: route.pattern.slice(0, colon + 1),
-        param: route.pattern.slice(colon + 2),
+      parameterisedRoutes.push({
+        segments: route.pattern
+          .split('/')
+          .map((segment) => (segment.startsWith(':') ? { param: segment.slice(1) } : segment)),
         route,
       });
     }
   }
   const exactPaths = kept.size;
   const parameterised = (path: string): RouteMatch | undefined => {
-    for (const { prefix, param, route } of prefixed) {
-      if (!path.startsWith(prefix)) continue;
-      const rest = path.slice(prefix.length);
-      if (rest === '' || rest.includes('/')) continue;
+    const parts = path.split('/');
+    for (const { segments, route } of parameterisedRoutes) {
+      if (segments.length !== parts.length) continue;
+      const raw: [string, string][] = [];
+      const fits = segments.every((segment, index) => {
+        const part = parts[index] ?? '';
+        if (typeof segment === 'string') return segment === part;
+        raw.push([segment.param, part]);
+        return part !== '';
+      });
+      if (!fits) continue;
       try {
-        return Object.freeze({
-          route,
-          params: Object.freeze({ [param]: decodeURIComponent(rest) }),
-        });
+        const params = Object.fromEntries(
+          raw.map(([name, value]) => [name, decodeURIComponent(value)]),
+        );
+        return Object.freeze({ route, params: Object.freeze(params) });
       } catch {
         return Object.freeze({ route, params: none, malformed: true as const });
       }
