@@ -8,6 +8,7 @@ import { reloadOnHangup, stopOnSignal } from '../daemon/lifecycle.js';
 import { preflight } from '../daemon/preflight.js';
 import { checkConfig, getTarget } from './client.js';
 import { serve } from './serve.js';
+import { status } from './status.js';
 
 export interface CliIo {
   readonly stdout: (line: string) => void;
@@ -140,6 +141,15 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .action(async (target: string, options: { config?: string }) => {
       io.stdout(await getTarget(target, options.config ?? process.env.CREDCACHE_CONFIG));
     });
+
+  program
+    .command('status')
+    .description(
+      "Print the running daemon's status: each target's state, time left, next refresh, last error (exit 2: not ready)",
+    )
+    .option('--config <file>', "the daemon's configuration (default: $CREDCACHE_CONFIG)")
+    .option('--json', 'print the /v1/status body as JSON, for scripts')
+    .action((options: { config?: string; json?: boolean }) => status(options, io));
 
   program
     .command('check-config')

@@ -1,6 +1,7 @@
 /**
  * Commands that read a configuration without running the daemon: `credcache get` (asks the
- * running daemon for a target, for `credential_process`) and `credcache check-config`.
+ * running daemon for a target, for `credential_process`) and `credcache check-config`; and how
+ * any client command reaches the running daemon (`askDaemon`).
  */
 import { defaultTokenFile, readTokenFile } from '../daemon/http/auth.js';
 import { type Config, defaultDuration, loadConfig } from '../config/config.js';
@@ -8,7 +9,7 @@ import type { Preflight } from '../daemon/preflight.js';
 import { targetKey } from '../daemon/targets.js';
 import { clientUrl } from '../net/address.js';
 
-/** How long `credcache get` waits for the daemon (it may be loading the credential upstream). */
+/** How long a client command waits for the daemon (it may be loading the credential upstream). */
 const GET_TIMEOUT_MS = 30_000;
 
 function clientToken(config: Config): string | undefined {
@@ -26,13 +27,12 @@ function clientToken(config: Config): string | undefined {
 }
 
 /**
- * The target's credentials from the running daemon: in `credential_process` format for a
- * Lake Formation target, the Redshift shape for a Redshift target.
+ * The running daemon's JSON answer to `GET path`, found through `config` (its listen address and
+ * token, as the daemon itself reads them); an answer other than 2xx throws with its code and message.
  */
-export async function getTarget(name: string, configFile: string | undefined): Promise<string> {
-  const config = await loadConfig(configFile);
+export async function askDaemon(config: Config, path: string): Promise<unknown> {
   const token = clientToken(config);
-  const url = `${clientUrl(config.listen)}/v1/targets/${encodeURIComponent(name)}`;
+  const url = `${clientUrl(config.listen)}${path}`;
   let response: Response;
   try {
     response = await fetch(url, {
@@ -59,6 +59,16 @@ export async function getTarget(name: string, configFile: string | undefined): P
       `${response.status} ${error?.code ?? 'Error'}: ${error?.message ?? 'no message'}`,
     );
   }
+  return body;
+}
+
+/**
+ * The target's credentials from the running daemon: in `credential_process` format for a
+ * Lake Formation target, the Redshift shape for a Redshift target.
+ */
+export async function getTarget(name: string, configFile: string | undefined): Promise<string> {
+  const config = await loadConfig(configFile);
+  const body = await askDaemon(config, `/v1/targets/${encodeURIComponent(name)}`);
   const credentials = body as Record<string, unknown>;
   if (typeof credentials.AccessKeyId === 'string') {
     return JSON.stringify({
