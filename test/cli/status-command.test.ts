@@ -192,10 +192,14 @@ describe('credcache status table', () => {
 
   it('colours the state green, red and yellow when asked, and only the state', () => {
     const lines = statusLines(status, true);
-    assert.match(lines[2] ?? '', /\u001b\[32mready *\u001b\[0m/);
-    assert.match(lines[3] ?? '', /\u001b\[31mfailing\u001b\[0m/);
-    assert.match(lines[4] ?? '', /\u001b\[33mpending\u001b\[0m/);
-    assert.deepEqual(statusLines(status, false).slice(2), [
+    const plain = statusLines(status, false);
+    const [green, red, yellow, reset] = ['\u001b[32m', '\u001b[31m', '\u001b[33m', '\u001b[0m'];
+    // The state cell (padded to its column) is wrapped in its colour; nothing else changes.
+    assert.equal(lines[2], (plain[2] ?? '').replace('ready  ', `${green}ready  ${reset}`));
+    assert.equal(lines[3], (plain[3] ?? '').replace('failing', `${red}failing${reset}`));
+    assert.equal(lines[4], (plain[4] ?? '').replace('pending', `${yellow}pending${reset}`));
+    assert.deepEqual(lines.slice(0, 2), plain.slice(0, 2));
+    assert.deepEqual(plain.slice(2), [
       'a       lakeformation_table      ready    59m 59s  28m 20s       0         -',
       'b       redshift_serverless      failing  -        now           3         AccessDeniedException: upstream denied access',
       'c       lakeformation_partition  pending  -        -             0         -',
