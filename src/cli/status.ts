@@ -6,10 +6,11 @@
  * stdout is a terminal and `NO_COLOR` is unset or empty.
  *
  * Exit codes, as `vault status` has them (0 unsealed, 2 sealed, 1 error): 0 when the daemon is
- * ready, 2 when it answers but is not ready, 1 when it cannot be asked (not running, wrong token).
+ * ready, 2 when it answers but is not ready, 1 when it cannot be asked (not running, wrong token,
+ * a configuration that does not load).
  */
 import { CommanderError } from 'commander';
-import { loadConfig } from '../config/config.js';
+import { ConfigError, loadConfig } from '../config/config.js';
 import type { DaemonStatus, TargetStateName } from '../daemon/status.js';
 import type { CliIo } from './cli.js';
 import { askDaemon } from './client.js';
@@ -87,7 +88,13 @@ export async function status(
   io: CliIo,
   colour = colourWanted(),
 ): Promise<void> {
-  const config = await loadConfig(options.config ?? process.env.CREDCACHE_CONFIG);
+  // Exit 2 means "not ready" here: a configuration that cannot be read is an error like any other (1).
+  const config = await loadConfig(options.config ?? process.env.CREDCACHE_CONFIG).catch(
+    (error: unknown) => {
+      if (!(error instanceof ConfigError)) throw error;
+      throw new Error(`invalid configuration: ${error.message}`, { cause: error });
+    },
+  );
   const body = (await askDaemon(config, '/v1/status')) as DaemonStatus;
   if (options.json) io.stdout(JSON.stringify(body, null, 2));
   else for (const line of statusLines(body, colour)) io.stdout(line);

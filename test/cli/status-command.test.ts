@@ -148,6 +148,10 @@ describe('credcache status (process)', function () {
     assert.equal(down.code, 1);
     assert.match(down.stderr, /^credcache: cannot reach the daemon at http:\/\/127\.0\.0\.1:\d+/);
     assert.equal(down.stderr.trimEnd().split('\n').length, 1);
+    // A configuration that does not load is an error too (1): 2 means "not ready" here.
+    const bad = await credcache(['status', '--config', `${file}.missing`], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^credcache: invalid configuration: /);
   });
 });
 
