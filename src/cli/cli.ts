@@ -9,6 +9,7 @@ import { preflight } from '../daemon/preflight.js';
 import { checkConfig, getTarget } from './client.js';
 import { serve } from './serve.js';
 import { status } from './status.js';
+import { VERSION } from '../version.js';
 
 export interface CliIo {
   readonly stdout: (line: string) => void;
@@ -52,6 +53,7 @@ function collectAccessKey(value: string, previous: Map<string, string> | undefin
 export function buildProgram(io: CliIo = defaultIo): Command {
   const program = new Command('credcache')
     .description('Credential-caching sidecar for AWS Lake Formation and Redshift Serverless')
+    .version(VERSION)
     .configureOutput({
       writeOut: (text) => io.stdout(text.trimEnd()),
       writeErr: (text) => io.stderr(text.trimEnd()),
