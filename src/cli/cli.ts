@@ -3,9 +3,10 @@
  * package that does the work; nothing else lives here.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { ConfigError } from '../config/config.js';
+import { ConfigError, loadConfig } from '../config/config.js';
 import { reloadOnHangup, stopOnSignal } from '../daemon/lifecycle.js';
 import { preflight } from '../daemon/preflight.js';
+import { awsConfig } from './aws-config.js';
 import { checkConfig, getTarget } from './client.js';
 import { serve } from './serve.js';
 import { status } from './status.js';
@@ -152,6 +153,17 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .option('--config <file>', "the daemon's configuration (default: $CREDCACHE_CONFIG)")
     .option('--json', 'print the /v1/status body as JSON, for scripts')
     .action((options: { config?: string; json?: boolean }) => status(options, io));
+
+  program
+    .command('aws-config')
+    .description(
+      'Print an AWS shared config: one profile per Lake Formation target, its credential_process an absolute `credcache get`',
+    )
+    .option('--config <file>', "the daemon's configuration (default: $CREDCACHE_CONFIG)")
+    .action(async (options: { config?: string }) => {
+      const file = options.config ?? process.env.CREDCACHE_CONFIG;
+      io.stdout(awsConfig(await loadConfig(file), { configFile: file }));
+    });
 
   program
     .command('check-config')
