@@ -5,9 +5,12 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { reloadOnHangup, stopOnSignal } from '../daemon/lifecycle.js';
+import { createLogger } from '../daemon/logger.js';
 import { preflight } from '../daemon/preflight.js';
+import { logProcessWarnings } from '../daemon/warnings.js';
 import { awsConfig } from './aws-config.js';
 import { checkConfig, getTarget } from './client.js';
+import { startHint } from './hints.js';
 import { serve } from './serve.js';
 import { status } from './status.js';
 import { VERSION } from '../version.js';
@@ -106,7 +109,10 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       const check = async () =>
         (await preflight(configFile, { localUpstream: emulator !== undefined })).config;
       const config = await check();
-      const started = serve({ config, emulator });
+      // The daemon's process: its warnings become log lines (no text among the JSON).
+      const logger = createLogger(config.log.level);
+      logProcessWarnings(logger);
+      const started = serve({ config, emulator, logger });
       // A signal that arrives while starting is acted on once the daemon is up.
       const stopped = stopOnSignal(
         async () => {
@@ -125,12 +131,8 @@ export function buildProgram(io: CliIo = defaultIo): Command {
           ),
       );
       const { daemon } = await started;
-      const first = config.targets[0];
-      if (first && daemon.auth.mode.kind === 'file') {
-        io.stderr(
-          `credcache: try  curl -H "Authorization: $(cat ${daemon.auth.mode.path})" ${daemon.url}/v1/targets/${first.name}`,
-        );
-      }
+      const hint = startHint(daemon, config.targets[0]?.name);
+      if (hint !== undefined) io.stderr(hint);
       await stopped;
     });
 

@@ -8,10 +8,14 @@
 /** Characters that need no quoting for a shell or `shlex.split`. */
 const PLAIN = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
-/** `word` as one word: unchanged when plain, else single-quoted with each `'` as `'\''`. */
-export function shellWord(word: string): string {
-  if (PLAIN.test(word)) return word;
+/** `word` single-quoted, each `'` in it as `'\''`. */
+export function singleQuoted(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** `word` as one word: unchanged when plain, else single-quoted. */
+export function shellWord(word: string): string {
+  return PLAIN.test(word) ? word : singleQuoted(word);
 }
 
 /** `words` as one command line. */

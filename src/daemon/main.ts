@@ -159,7 +159,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     config,
     listen: listeners.url,
     probeListen: listeners.probeUrl,
-    upstream: upstream.description,
+    upstream: await upstream.describe(),
     auth: running.auth.mode,
     allowsAll: running.rules.allow.allowsAll,
     warm,

@@ -9,13 +9,14 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config/config.js';
 import type { createMetrics } from '../metrics/metrics.js';
 import { isLoopbackHost } from '../net/loopback.js';
+import { DEFAULT_CHAIN_SOURCES } from '../providers/identity.js';
 import type { UpstreamCall } from '../providers/instrumented.js';
 import type { CredentialEngine, CredentialEngineOptions } from '../refresh/engine.js';
 import type { AuthMode } from './http/auth.js';
 import type { Logger } from './logger.js';
 import type { Readiness } from './readiness.js';
 import type { Targets } from './targets.js';
-import type { Upstream } from './upstream.js';
+import type { UpstreamDescription } from './upstream.js';
 
 type Metrics = ReturnType<typeof createMetrics>;
 type EngineEvents = NonNullable<CredentialEngineOptions['on']>;
@@ -123,7 +124,7 @@ export function logStartup(
     readonly config: Config;
     readonly listen: string;
     readonly probeListen: string | undefined;
-    readonly upstream: Upstream['description'];
+    readonly upstream: UpstreamDescription;
     readonly auth: AuthMode;
     readonly allowsAll: boolean;
     readonly warm: WarmReport;
@@ -143,6 +144,12 @@ export function logStartup(
   }
   if (started.allowsAll)
     logger.info('no allow-list configured: every table and workgroup is allowed');
+  if (started.upstream.identityError !== undefined) {
+    logger.warn(
+      { tried: DEFAULT_CHAIN_SOURCES, error: started.upstream.identityError },
+      'no AWS identity: no source of the SDK default chain gave credentials; upstream calls fail until one does',
+    );
+  }
   logger.info(
     {
       listen: started.listen,

@@ -7,6 +7,7 @@
 import type { Clock } from '../clock.js';
 import { type Config, ConfigError } from '../config/config.js';
 import { type UpstreamClients, createUpstreamClients } from '../providers/clients.js';
+import { firstLine, identitySource } from '../providers/identity.js';
 import { type UpstreamCall, instrumented } from '../providers/instrumented.js';
 import {
   createPartitionCredentialsProvider,
@@ -27,12 +28,51 @@ export interface LocalUpstream {
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
 }
 
+/** For the start-up line: where calls go, and who signs them. */
+export interface UpstreamDescription {
+  /** `aws`, or the local endpoint's kind (`emulator`). */
+  readonly kind: string;
+  /** The local endpoint's URL. */
+  readonly url?: string;
+  readonly region: string;
+  /** Each service's endpoint and where it was set (`SDK default` when nowhere). */
+  readonly endpoints: { readonly lakeFormation: string; readonly redshiftServerless: string };
+  /** The source of the SDK's default chain that gave the daemon its identity. */
+  readonly identity?: string;
+  /** Why no source gave one: the first line of the SDK's error. */
+  readonly identityError?: string;
+}
+
 export interface Upstream {
   readonly providers: Providers;
-  /** For the start-up line: where calls go. */
-  readonly description: { readonly kind: string; readonly url?: string; readonly region: string };
+  /** Where calls go and which identity signs them (resolving it, once, as the first call does). */
+  describe(): Promise<UpstreamDescription>;
   /** Closes the SDK clients' sockets. */
   destroy(): void;
+}
+
+/** The environment variables the SDK reads a service's endpoint from, the specific one first. */
+const ENDPOINT_VARIABLES = {
+  lakeFormation: ['AWS_ENDPOINT_URL_LAKEFORMATION', 'AWS_ENDPOINT_URL'],
+  redshiftServerless: ['AWS_ENDPOINT_URL_REDSHIFT_SERVERLESS', 'AWS_ENDPOINT_URL'],
+} as const;
+
+/** Where `service`'s calls go, and what set it: the local endpoint, the config, the SDK's variables. */
+function endpointOf(
+  service: keyof typeof ENDPOINT_VARIABLES,
+  configured: string | undefined,
+  env: NodeJS.ProcessEnv,
+  local: LocalUpstream | undefined,
+): string {
+  if (local) return `${local.url} (built-in ${local.kind})`;
+  if (configured !== undefined) return `${configured} (config upstream.${service}Endpoint)`;
+  if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS !== 'true') {
+    for (const variable of ENDPOINT_VARIABLES[service]) {
+      const value = env[variable];
+      if (value) return `${value} (${variable})`;
+    }
+  }
+  return 'SDK default';
 }
 
 export function createUpstream(
@@ -90,7 +130,39 @@ export function createUpstream(
         observe,
       ),
     },
-    description: local ? { kind: local.kind, url: local.url, region } : { kind: 'aws', region },
+    async describe() {
+      const where = {
+        ...(local ? { kind: local.kind, url: local.url } : { kind: 'aws' }),
+        region,
+        endpoints: {
+          lakeFormation: endpointOf(
+            'lakeFormation',
+            config.upstream.lakeFormationEndpoint,
+            env,
+            local,
+          ),
+          redshiftServerless: endpointOf(
+            'redshiftServerless',
+            config.upstream.redshiftServerlessEndpoint,
+            env,
+            local,
+          ),
+        },
+      };
+      if (local && !ownCredentials) {
+        return { ...where, identity: `placeholder credentials (built-in ${local.kind})` };
+      }
+      // Through the client the targets use first: it is made (and its identity resolved) anyway.
+      const service =
+        config.targets[0]?.source === 'redshift_serverless'
+          ? 'redshiftServerless'
+          : 'lakeFormation';
+      try {
+        return { ...where, identity: identitySource(await clients.identity(service), env) };
+      } catch (error) {
+        return { ...where, identityError: firstLine(error) };
+      }
+    },
     destroy: () => clients.destroy(),
   };
 }

@@ -53,6 +53,11 @@ export type RedshiftServerlessSdk = LazyClient<
 export interface UpstreamClients {
   readonly lakeFormation: LakeFormationSdk;
   readonly redshiftServerless: RedshiftServerlessSdk;
+  /**
+   * The identity the calls of `service`'s client sign with, resolved through that client's own
+   * (memoized) credential provider: resolving it here costs no more than the first call does.
+   */
+  identity(service: 'lakeFormation' | 'redshiftServerless'): Promise<AwsCredentialIdentity>;
   /** Closes the sockets of the clients made; a client made afterwards is closed at once. */
   destroy(): void;
 }
@@ -126,6 +131,12 @@ export function createUpstreamClients(options: UpstreamClientOptions): UpstreamC
   return {
     lakeFormation,
     redshiftServerless,
+    async identity(service) {
+      const { client } = await (
+        service === 'lakeFormation' ? lakeFormation : redshiftServerless
+      ).get();
+      return client.config.credentials();
+    },
     destroy() {
       lakeFormation.destroy();
       redshiftServerless.destroy();
