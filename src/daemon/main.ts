@@ -112,6 +112,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     readiness,
     registry,
     status,
+    // As upstream.ts resolves it: the configuration's (preflight's), else the local endpoint's.
+    region: config.upstream.region ?? options.upstream?.region,
   });
   // One access log of refusals for both listeners: its line budget is the daemon's.
   const shared = {

@@ -31,15 +31,58 @@ export { iso };
 /**
  * - `lakeformation`: the Lake Formation API shape (`SessionToken`, `VendedS3Path`);
  * - `container`: the AWS container-credentials shape (`Token`), for `AWS_CONTAINER_CREDENTIALS_FULL_URI`;
- * - `redshift`: the Redshift Serverless shape.
+ * - `redshift`: the Redshift Serverless shape;
+ * - `iceberg`: the Iceberg REST `LoadCredentialsResponse`, one storage credential per
+ *   `VendedS3Path` entry;
+ * - `s3`: the Lake Formation shape with the table's `tableArn` and the `prefix` (one
+ *   `VendedS3Path` entry) that covers the S3 path asked about; one answer per entry and prefix.
  */
-export type Format = 'lakeformation' | 'container' | 'redshift';
+export type Format = 'lakeformation' | 'container' | 'redshift' | 'iceberg' | 's3';
 
-const FORMATS: readonly Format[] = ['lakeformation', 'container', 'redshift'];
+/** The formats a Lake Formation GET route answers in (`format=…`), its default first. */
+export const LAKE_FORMATION_FORMATS = ['lakeformation', 'container'] as const;
 
-function render(entry: CacheEntry, format: Format): string {
+const FORMATS: readonly Format[] = ['lakeformation', 'container', 'redshift', 'iceberg', 's3'];
+
+/** What a rendering needs besides the entry: the region (`iceberg`), the prefix (`s3`). */
+interface RenderContext {
+  readonly region: string;
+  readonly prefix: string;
+}
+
+/** The Iceberg REST `LoadCredentialsResponse`: every `config` value a string. */
+function icebergCredentials(c: S3Credentials, expiration: number, region: string): string {
+  return JSON.stringify({
+    'storage-credentials': (c.vendedS3Path ?? []).map((prefix) => ({
+      prefix,
+      config: {
+        's3.access-key-id': c.accessKeyId,
+        's3.secret-access-key': c.secretAccessKey,
+        's3.session-token': c.sessionToken,
+        's3.session-token-expires-at-ms': String(expiration),
+        'client.region': region,
+      },
+    })),
+  });
+}
+
+function render(entry: CacheEntry, format: Format, context: RenderContext): string {
   const { issued } = entry;
   switch (format) {
+    case 'iceberg':
+      return icebergCredentials(
+        issued.credentials as S3Credentials,
+        issued.expiration,
+        context.region,
+      );
+    case 's3': {
+      const c = issued.credentials as S3Credentials;
+      return JSON.stringify({
+        ...(JSON.parse(s3CredentialsJson(c, issued.expiration)) as object),
+        tableArn: (entry.key.request as { tableArn: string }).tableArn,
+        prefix: context.prefix,
+      });
+    }
     case 'lakeformation':
       return s3CredentialsJson(issued.credentials as S3Credentials, issued.expiration);
     case 'container': {
@@ -62,7 +105,7 @@ function render(entry: CacheEntry, format: Format): string {
 
 /** Whether the text the entry keeps is the body of `format` (see `credential-json.ts`). */
 function keptAsBody(entry: CacheEntry, format: Format): string | undefined {
-  if (format === 'container') return undefined;
+  if (format !== 'lakeformation' && format !== 'redshift') return undefined;
   const redshift = entry.key.source === 'redshift_serverless';
   return redshift === (format === 'redshift') ? entryJson(entry) : undefined;
 }
@@ -99,6 +142,9 @@ type Kept = Readonly<Record<Format, WeakMap<CacheEntry, Reply>>>;
 const kept = (): Kept =>
   Object.fromEntries(FORMATS.map((format) => [format, new WeakMap<CacheEntry, Reply>()])) as Kept;
 
+/** `s3` answers, by entry then prefix (an entry has one per `VendedS3Path` entry asked about). */
+type KeptByPrefix = WeakMap<CacheEntry, Map<string, Reply>>;
+
 /**
  * What the HTTP layer has rendered of each cached entry: its answers to hits and stale hits, per
  * format. Weakly keyed: nothing here keeps an entry alive, and the cache knows nothing of it.
@@ -106,29 +152,59 @@ const kept = (): Kept =>
 export class Renderings {
   readonly #hit = kept();
   readonly #stale = kept();
+  readonly #hitByPrefix: KeptByPrefix = new WeakMap();
+  readonly #staleByPrefix: KeptByPrefix = new WeakMap();
+  /** The region Iceberg's `client.region` names: the daemon's upstream region. */
+  readonly #region: string;
+
+  constructor(options: { readonly region?: string } = {}) {
+    this.#region = options.region ?? '';
+  }
 
   /**
-   * The whole answer for `entry` in `format` with cache result `result`. A hit's (or stale
-   * hit's) is made on first use and kept, so a hit allocates nothing for it; a miss's or
-   * coalesced wait's (once per credential) is made each time and not kept.
+   * The whole answer for `entry` in `format` with cache result `result` (`prefix`: the
+   * `VendedS3Path` entry an `s3` answer names). A hit's (or stale hit's) is made on first use and
+   * kept, so a hit allocates nothing for it; a miss's or coalesced wait's (once per credential)
+   * is made each time and not kept.
    */
-  reply(entry: CacheEntry, format: Format, result: Served): Reply {
-    if (result !== 'hit' && result !== 'stale') return answer(result, this.#body(entry, format));
+  reply(entry: CacheEntry, format: Format, result: Served, prefix = ''): Reply {
+    if (result !== 'hit' && result !== 'stale') {
+      return answer(result, this.#body(entry, format, prefix));
+    }
+    if (format === 's3') return this.#byPrefix(entry, result, prefix);
     const answers = (result === 'hit' ? this.#hit : this.#stale)[format];
     let answered = answers.get(entry);
     if (answered === undefined) {
-      answered = answer(result, this.#body(entry, format));
+      answered = answer(result, this.#body(entry, format, prefix));
       answers.set(entry, answered);
     }
     return answered;
   }
 
+  #byPrefix(entry: CacheEntry, result: 'hit' | 'stale', prefix: string): Reply {
+    const kept = result === 'hit' ? this.#hitByPrefix : this.#staleByPrefix;
+    let answers = kept.get(entry);
+    if (answers === undefined) {
+      answers = new Map();
+      kept.set(entry, answers);
+    }
+    let answered = answers.get(prefix);
+    if (answered === undefined) {
+      answered = answer(result, this.#body(entry, 's3', prefix));
+      answers.set(prefix, answered);
+    }
+    return answered;
+  }
+
   /** The entry's own text when it is the body; else a body a hit kept; else rendered now. */
-  #body(entry: CacheEntry, format: Format): string {
+  #body(entry: CacheEntry, format: Format, prefix: string): string {
     const body =
       keptAsBody(entry, format) ??
-      (this.#hit[format].get(entry) ?? this.#stale[format].get(entry))?.body ??
-      render(entry, format);
+      (format === 's3'
+        ? (this.#hitByPrefix.get(entry) ?? this.#staleByPrefix.get(entry))?.get(prefix)
+        : (this.#hit[format].get(entry) ?? this.#stale[format].get(entry))
+      )?.body ??
+      render(entry, format, { region: this.#region, prefix });
     return body as string;
   }
 }

@@ -372,3 +372,98 @@ export function partitionKeyFromBody(json: unknown, rules: RequestRules): Partit
   check('Partition.Values', values, FIELD_RULES.partitionValues.problem);
   return partitionKey({ ...table, partitionValues: [...values] });
 }
+
+// ---- Answer formats, S3 paths and Iceberg tables ----
+
+/** The parameter that picks an answer's shape on a route that has more than one (never in the key). */
+export const FORMAT = 'format';
+
+/**
+ * The format the query asks for (`format=…`), one of `accepted`, taking the parameter out of
+ * `params` so what is left names the key alone; undefined when absent (the route's default).
+ */
+export function takeFormat<F extends string>(
+  params: URLSearchParams,
+  accepted: readonly F[],
+): F | undefined {
+  const values = params.getAll(FORMAT);
+  if (values.length === 0) return undefined;
+  params.delete(FORMAT);
+  if (values.length > 1) throw invalid(`${FORMAT}: given more than once`);
+  const [value = ''] = values;
+  const format = accepted.find((name) => name === value);
+  if (format === undefined) {
+    throw invalid(`${FORMAT}: must be ${accepted.join(' or ')}; given ${shown(value)}`);
+  }
+  return format;
+}
+
+/** An S3 location split as the S3 index reads it: the bucket, then the key's `/` segments. */
+export interface S3Location {
+  readonly bucket: string;
+  /** The key's segments; a trailing `/` adds none (`s3://b/t/` and `s3://b/t` are both `['t']`). */
+  readonly segments: readonly string[];
+}
+
+const S3_URI = /^s3[an]?:\/\/([^/]+)(?:\/(.*))?$/;
+
+/** `s3://bucket/key` (or `s3a://`, `s3n://`, as Hadoop writes it) split into bucket and segments. */
+export function s3Location(uri: string): S3Location | undefined {
+  const match = S3_URI.exec(uri);
+  if (!match) return undefined;
+  const [, bucket = '', key = ''] = match;
+  const segments = key === '' ? [] : key.split('/');
+  if (segments.at(-1) === '') segments.pop();
+  return { bucket, segments };
+}
+
+/** `GET /v1/s3/credentials?path=s3://bucket/key`: the location asked about. */
+export function s3LocationFromQuery(params: URLSearchParams): S3Location {
+  const query = new Query(params, ['path']);
+  const path = query.required('path');
+  const location = s3Location(path);
+  if (location === undefined) {
+    throw invalid(`path: not an S3 URI (s3://bucket/key); given ${shown(path)}`);
+  }
+  return location;
+}
+
+/**
+ * Iceberg's `planId` (a server-side scan plan's credentials) is accepted and ignored: the
+ * credential of a table is the same whatever plan reads it.
+ */
+const ICEBERG_PLAN_ID = 'planId';
+
+/** `GET /v1/iceberg/credentials?tableArn=…`: a table key, with the table route's defaults. */
+export function icebergKeyFromQuery(params: URLSearchParams, rules: RequestRules): TableKey {
+  params.delete(ICEBERG_PLAN_ID);
+  return tableKeyFromQuery(params, rules);
+}
+
+/**
+ * The table an Iceberg REST path names (`…/v1/{catalogId}/namespaces/{namespace}/tables/{table}`):
+ * `arn:aws:glue:<region>:<catalogId>:table/<namespace>/<table>`. A Glue database has one level, so
+ * a multi-level namespace (levels joined by the unit separator, 0x1F) is refused, as is a `/` in
+ * a name; the query may carry the table route's other parameters.
+ */
+export function icebergKeyFromPath(
+  path: { catalogId: string; namespace: string; table: string },
+  params: URLSearchParams,
+  region: string,
+  rules: RequestRules,
+): TableKey {
+  if (params.has('tableArn')) throw invalid('tableArn: the path names the table');
+  if (path.namespace.includes('\u001f')) {
+    throw invalid(
+      'namespace: a multi-level namespace has no Glue database (a Glue database has one level)',
+    );
+  }
+  for (const [field, value] of Object.entries(path)) {
+    if (value.includes('/')) throw invalid(`${field}: must not contain "/"; given ${shown(value)}`);
+  }
+  params.set(
+    'tableArn',
+    `arn:aws:glue:${region}:${path.catalogId}:table/${path.namespace}/${path.table}`,
+  );
+  return icebergKeyFromQuery(params, rules);
+}

@@ -11,15 +11,20 @@ import type { CredentialKey } from '../../cache/key.js';
 import { ApiError } from './errors.js';
 import type { Readiness } from '../readiness.js';
 import type { DaemonStatus } from '../status.js';
-import { type Format, Renderings } from './render.js';
+import { type Format, LAKE_FORMATION_FORMATS, Renderings } from './render.js';
+import { S3Index } from '../s3-index.js';
 import { type Reply, reply } from './reply.js';
 import {
   type RequestRules,
+  icebergKeyFromPath,
+  icebergKeyFromQuery,
   partitionKeyFromBody,
   partitionKeyFromQuery,
   redshiftKeyFromQuery,
+  s3LocationFromQuery,
   tableKeyFromBody,
   tableKeyFromQuery,
+  takeFormat,
   takeRefreshNow,
 } from './requests.js';
 import type { Targets } from '../targets.js';
@@ -57,6 +62,11 @@ export interface ApiDependencies {
   readonly registry: Registry;
   /** The daemon's status now (`GET /v1/status`). */
   readonly status: () => DaemonStatus;
+  /**
+   * The upstream region: the region of the table an Iceberg REST path names, and Iceberg's
+   * `client.region`.
+   */
+  readonly region?: string | undefined;
 }
 
 export const ROUTE_PATTERNS = {
@@ -69,6 +79,9 @@ export const ROUTE_PATTERNS = {
   healthz: '/healthz',
   readyz: '/readyz',
   metrics: '/metrics',
+  s3: '/v1/s3/credentials',
+  iceberg: '/v1/iceberg/credentials',
+  icebergRest: '/v1/iceberg/v1/:catalogId/namespaces/:namespace/tables/:table/credentials',
 } as const;
 
 /**
@@ -84,7 +97,12 @@ const HEALTHY = reply(200, JSON_NO_STORE, '{"status":"ok"}');
 
 export function buildRoutes(deps: ApiDependencies): Route[] {
   const { cache, targets, rules, readiness, registry, status } = deps;
-  const renderings = new Renderings();
+  const region = deps.region ?? '';
+  const renderings = new Renderings({ region });
+  // Which cached table covers an S3 path: kept from the cache's events, from its entries now on.
+  const s3Index = new S3Index({ isTarget: (key) => targets.has(key) });
+  for (const entry of cache.entries()) s3Index.listener.stored?.(entry);
+  cache.subscribe(s3Index.listener);
 
   /**
    * A hit is answered synchronously, from bodies and headers made once per entry; `refreshNow`
@@ -95,32 +113,39 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
     format: Format,
     context: RequestContext,
     refreshNow = false,
+    prefix = '',
   ): Reply | Promise<Reply> {
     if (!refreshNow) {
       const hit = cache.getServable(key);
-      if (hit) return renderings.reply(hit.entry, format, hit.result);
+      if (hit) return renderings.reply(hit.entry, format, hit.result, prefix);
     }
     // A miss first lets the event loop read the sockets again: a client that wrote its request
     // and hung up at once is then known to be gone, and its miss costs no upstream call.
     const { signal } = context;
     return afterSocketReads()
       .then(() => (refreshNow ? cache.forceRefresh(key, { signal }) : cache.get(key, { signal })))
-      .then((lookup: Lookup) => renderings.reply(lookup.entry, format, lookup.result));
+      .then((lookup: Lookup) => renderings.reply(lookup.entry, format, lookup.result, prefix));
   }
 
-  /** A request's key, and whether it asks for a forced fetch (`refreshNow=true`). */
+  /**
+   * A request's key, whether it asks for a forced fetch (`refreshNow=true`), and the format it
+   * asks for (`format=…`; undefined: the route's default).
+   */
   interface Asked<K> {
     readonly key: K;
     readonly refreshNow: boolean;
+    readonly format: Format | undefined;
   }
 
   /**
    * Keys parsed from a query string, remembered by the exact string: clients poll with the same
    * URL, so the parse, validation and canonical key are made once. Only valid keys are kept.
-   * `refreshNow` is taken out before the key is parsed: it is never part of the key.
+   * `refreshNow` and `format` (one of `formats`; none: the parameter is unknown) are taken out
+   * before the key is parsed: neither is ever part of the key.
    */
-  function memoized<K extends CredentialKey>(
+  function memoized<K>(
     parse: (query: URLSearchParams, rules: RequestRules) => K,
+    formats: readonly Format[] = [],
   ): (rawQuery: string) => Asked<K> {
     const keys = new LRUCache<string, Asked<K>>({ max: 1024 });
     let madeUnder: RequestRules | undefined;
@@ -135,23 +160,81 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
       if (asked === undefined) {
         const params = new URLSearchParams(rawQuery);
         const refreshNow = takeRefreshNow(params);
-        asked = { key: parse(params, current), refreshNow };
+        const format = formats.length > 0 ? takeFormat(params, formats) : undefined;
+        asked = { key: parse(params, current), refreshNow, format };
         keys.set(rawQuery, asked);
       }
       return asked;
     };
   }
-  const tableFromQuery = memoized(tableKeyFromQuery);
-  const partitionFromQuery = memoized(partitionKeyFromQuery);
+  const tableFromQuery = memoized(tableKeyFromQuery, LAKE_FORMATION_FORMATS);
+  const partitionFromQuery = memoized(partitionKeyFromQuery, LAKE_FORMATION_FORMATS);
   const redshiftFromQuery = memoized(redshiftKeyFromQuery);
+  const icebergFromQuery = memoized(icebergKeyFromQuery);
+  const s3FromQuery = memoized((params) => s3LocationFromQuery(params), LAKE_FORMATION_FORMATS);
   const fromQuery = <K extends CredentialKey>(
     parsed: (rawQuery: string) => Asked<K>,
     format: Format,
   ): Handler => {
     return (context) => {
-      const { key, refreshNow } = parsed(context.rawQuery);
-      return credential(key, format, context, refreshNow);
+      const asked = parsed(context.rawQuery);
+      return credential(asked.key, asked.format ?? format, context, asked.refreshNow);
     };
+  };
+
+  /**
+   * `GET /v1/s3/credentials?path=…`: the cached table credential whose `VendedS3Path` entry is
+   * the longest prefix of the path (the S3 index), answered as the table route does with
+   * `tableArn` and `prefix` added (`format=lakeformation`, the default), or as container
+   * credentials (`format=container`).
+   */
+  const s3Credential: Handler = (context) => {
+    const asked = s3FromQuery(context.rawQuery);
+    const covering = s3Index.find(asked.key);
+    if (covering === undefined) {
+      throw new ApiError('NotFound', 'path: no known table covers this S3 path');
+    }
+    const { allow } = rules();
+    if (!allow.allowsAll) {
+      const denied = allow.denies({ kind: 'table', tableArn: covering.tableArn });
+      if (denied) {
+        throw new ApiError(
+          'Forbidden',
+          `path: its table is not in the allow-list (allow.${denied.list})`,
+        );
+      }
+    }
+    const format = asked.format === 'container' ? 'container' : 's3';
+    return credential(covering.key, format, context, asked.refreshNow, covering.prefix);
+  };
+
+  /**
+   * Iceberg REST paths' keys, by path and query (an Iceberg client asks once per credential's
+   * lifetime, so a string per request is all this costs). Only valid keys are kept, at most 1024.
+   */
+  const icebergPaths = new LRUCache<string, Asked<CredentialKey>>({ max: 1024 });
+  let icebergPathsUnder: RequestRules | undefined;
+  const icebergFromPath = (context: RequestContext): Asked<CredentialKey> => {
+    const current = rules();
+    if (current !== icebergPathsUnder) {
+      icebergPaths.clear();
+      icebergPathsUnder = current;
+    }
+    const { catalogId = '', namespace = '', table = '' } = context.params;
+    const id = JSON.stringify([catalogId, namespace, table, context.rawQuery]);
+    let asked = icebergPaths.get(id);
+    if (asked === undefined) {
+      const params = new URLSearchParams(context.rawQuery);
+      const refreshNow = takeRefreshNow(params);
+      const path = { catalogId, namespace, table };
+      asked = {
+        key: icebergKeyFromPath(path, params, region, current),
+        refreshNow,
+        format: undefined,
+      };
+      icebergPaths.set(id, asked);
+    }
+    return asked;
   };
 
   /** The configured target `params.name` names; 404 when none does. */
@@ -230,6 +313,26 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
           const { key, format } = targetOf(context.params);
           bareQuery(context.rawQuery, false);
           return credential(key, format, context, true);
+        },
+      },
+    },
+    {
+      pattern: ROUTE_PATTERNS.s3,
+      auth: true,
+      methods: { GET: s3Credential },
+    },
+    {
+      pattern: ROUTE_PATTERNS.iceberg,
+      auth: true,
+      methods: { GET: fromQuery(icebergFromQuery, 'iceberg') },
+    },
+    {
+      pattern: ROUTE_PATTERNS.icebergRest,
+      auth: true,
+      methods: {
+        GET: (context) => {
+          const { key, refreshNow } = icebergFromPath(context);
+          return credential(key, 'iceberg', context, refreshNow);
         },
       },
     },
