@@ -2,14 +2,14 @@
  * The `credcache` command line. Each subcommand parses its flags and hands over to the
  * package that does the work; nothing else lives here.
  */
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { reloadOnHangup, stopOnSignal } from '../daemon/lifecycle.js';
 import { createLogger } from '../daemon/logger.js';
 import { preflight } from '../daemon/preflight.js';
 import { logProcessWarnings } from '../daemon/warnings.js';
 import { awsConfig } from './aws-config.js';
-import { checkConfig, getTarget } from './client.js';
+import { GET_FORMATS, type GetFormat, checkConfig, getTarget } from './client.js';
 import { startHint } from './hints.js';
 import { serve } from './serve.js';
 import { status } from './status.js';
@@ -139,12 +139,22 @@ export function buildProgram(io: CliIo = defaultIo): Command {
   program
     .command('get')
     .description(
-      "Print a target's credentials from the running daemon, in credential_process format",
+      "Print a target's credentials from the running daemon (credential_process format unless --format says otherwise)",
     )
     .argument('<target>', 'name of a configured target')
     .option('--config <file>', "the daemon's configuration (default: $CREDCACHE_CONFIG)")
-    .action(async (target: string, options: { config?: string }) => {
-      io.stdout(await getTarget(target, options.config ?? process.env.CREDCACHE_CONFIG));
+    .addOption(
+      new Option(
+        '--format <format>',
+        "process: credential_process JSON; env: shell assignments; json: the daemon's answer",
+      )
+        .choices(GET_FORMATS)
+        .default('process'),
+    )
+    .action(async (target: string, options: { config?: string; format: GetFormat }) => {
+      io.stdout(
+        await getTarget(target, options.config ?? process.env.CREDCACHE_CONFIG, options.format),
+      );
     });
 
   program

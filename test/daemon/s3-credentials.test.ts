@@ -72,8 +72,9 @@ describe('the S3 index', () => {
 
   it('ignores keys of other sources', () => {
     const index = new S3Index({ isTarget: () => false });
+    const table = entry(key('db/p'), ['s3://b/p/']);
     const partition = { ...key('db/p'), source: 'lakeformation_partition' } as CredentialKey;
-    index.listener.stored?.({ ...entry(key('db/p'), ['s3://b/p/']), key: partition });
+    index.listener.stored?.({ key: partition, issued: table.issued, storedAt: 0, generation: 0 });
     assert.equal(index.size, 0);
   });
 });
