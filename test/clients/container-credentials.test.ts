@@ -388,4 +388,41 @@ describe('AWS container credentials from credcache targets (real clients)', func
       }
     });
   });
+
+  describe('a table or partition named by the query route, no target (format=container)', function () {
+    /** A client environment whose full URI is `path` on the daemon (query URL-encoded by the caller). */
+    function queryEnv(path: string): Record<string, string> {
+      return {
+        ...containerEnv('orders', { token: running().token }),
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${running().port}${path}`,
+      };
+    }
+    const ledger = `/v1/lakeformation/table-credentials?tableArn=${encodeURIComponent(OTHER_TABLE_ARN)}`;
+
+    it('botocore reads the table route with format=container: a credential issued for that table', async function () {
+      const result = await botocoreRun(queryEnv(`${ledger}&format=container`), false);
+      const seen = outputOf(result);
+      assert.equal(seen.method, 'container-role');
+      const scope = await control.credential(stringField(seen, 'accessKeyId'));
+      assert.equal(asRecord(scope.scope, 'scope').TableArn, OTHER_TABLE_ARN);
+    });
+
+    it("botocore fails on the table shape without it: KeyError 'Token'", async function () {
+      const result = await botocoreRun(queryEnv(ledger), false);
+      assert.notEqual(result.exitCode, 0, explain(result));
+      assert.match(result.stderr, /KeyError: 'Token'|'Token'/);
+    });
+
+    it('the AWS CLI exports a partition credential named by the query route', async function () {
+      const partition = `/v1/lakeformation/partition-credentials?tableArn=${encodeURIComponent(TABLE_ARN)}&values=2027&values=01&format=container`;
+      const result = await aws(
+        ['configure', 'export-credentials', '--format', 'process'],
+        queryEnv(partition),
+      );
+      const exported = outputOf(result);
+      const scope = await control.credential(stringField(exported, 'AccessKeyId'));
+      assert.equal(scope.operation, PARTITION_OP);
+      assert.deepEqual(asRecord(scope.scope, 'scope').Partition, { Values: ['2027', '01'] });
+    });
+  });
 });
