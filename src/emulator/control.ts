@@ -3,6 +3,9 @@
  * credentials, inject faults and change behaviour. Unsigned; errors are
  * `{"error": {"code": "InvalidRequest", "message": ...}}` naming the field.
  */
+import type { IncomingMessage } from 'node:http';
+import type { StoredObject } from './objects.js';
+import { BUCKET_NAME, MAX_KEY_BYTES, S3Error, readBytes, storeObject } from './s3.js';
 import {
   type EmulatorState,
   FAULT_MODES,
@@ -10,6 +13,7 @@ import {
   type FaultMode,
   type IssuedCredential,
   type OperationName,
+  OPERATIONS,
   type Settings,
   isOperationName,
 } from './state.js';
@@ -144,9 +148,7 @@ function parseFault(
   rejectUnknown(body, FAULT_FIELDS);
   const { operation, mode, errorType, message } = body;
   if (typeof operation !== 'string' || !(operation === '*' || isOperationName(operation))) {
-    throw invalid(
-      'operation: must be GetTemporaryGlueTableCredentials, GetTemporaryGluePartitionCredentials, GetCredentials or *',
-    );
+    throw invalid(`operation: must be ${OPERATIONS.join(', ')} or *`);
   }
   if (typeof mode !== 'string' || !(FAULT_MODES as readonly string[]).includes(mode)) {
     throw invalid(`mode: must be one of ${FAULT_MODES.join(', ')}`);
@@ -212,4 +214,87 @@ function parseSettings(body: Record<string, unknown>, current: Settings): Settin
     next[field] = list as string[];
   }
   return next;
+}
+
+/**
+ * The S3 objects under `/_emulator/s3`: `GET` lists them; `PUT /_emulator/s3/{bucket}/{key}`
+ * seeds one from the raw request body, unsigned; `DELETE` of the same path removes it.
+ */
+export async function handleObjectControl(
+  req: IncomingMessage,
+  state: EmulatorState,
+  nowMs: number,
+): Promise<ControlAnswer> {
+  const method = req.method ?? 'GET';
+  try {
+    const [pathname = ''] = (req.url ?? '').split('?', 1);
+    const rest = pathname.replace(/^\/_emulator\/s3\/?/, '');
+    if (rest === '') {
+      allow(method, 'GET');
+      return ok(describeObjects(state));
+    }
+    allow(method, 'PUT', 'DELETE');
+    const slash = rest.indexOf('/');
+    const bucket = slash < 0 ? rest : rest.slice(0, slash);
+    let key = '';
+    try {
+      key = slash < 0 ? '' : decodeURIComponent(rest.slice(slash + 1));
+    } catch {
+      throw invalid('key: not a valid percent-encoded path');
+    }
+    if (!BUCKET_NAME.test(bucket))
+      throw invalid(`bucket: ${bucket.slice(0, 100)} is not an S3 bucket name`);
+    if (key === '' || Buffer.byteLength(key) > MAX_KEY_BYTES) {
+      throw invalid(`key: must be 1 to ${MAX_KEY_BYTES} bytes`);
+    }
+    if (method === 'DELETE') {
+      req.resume();
+      if (!state.objects.delete(bucket, key)) {
+        throw new ControlError(404, 'NotFound', `no object s3://${bucket}/${key}`);
+      }
+      return ok({ deleted: `s3://${bucket}/${key}` });
+    }
+    const body = await readBytes(req, state.objects.limits.maxObjectBytes);
+    if (body === undefined) {
+      throw new ControlError(
+        413,
+        'PayloadTooLarge',
+        `body: larger than the ${state.objects.limits.maxObjectBytes}-byte object limit`,
+      );
+    }
+    try {
+      const contentType = req.headers['content-type'];
+      const stored = storeObject(state, bucket, key, body, contentType, nowMs);
+      return ok(describeObject(stored));
+    } catch (error) {
+      if (!(error instanceof S3Error)) throw error;
+      throw new ControlError(507, error.code, error.message);
+    }
+  } catch (error) {
+    if (!(error instanceof ControlError)) throw error;
+    if (!req.readableEnded) req.resume();
+    return { status: error.status, body: { error: { code: error.code, message: error.message } } };
+  }
+}
+
+function describeObject(object: StoredObject) {
+  return {
+    bucket: object.bucket,
+    key: object.key,
+    uri: `s3://${object.bucket}/${object.key}`,
+    size: object.body.length,
+    etag: object.etag,
+    contentType: object.contentType,
+    lastModified: new Date(object.lastModified).toISOString(),
+  };
+}
+
+function describeObjects(state: EmulatorState) {
+  const { objects } = state;
+  return {
+    count: objects.count,
+    totalBytes: objects.totalBytes,
+    limits: objects.limits,
+    objects: objects.all().map(describeObject),
+  };
 }

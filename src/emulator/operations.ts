@@ -1,8 +1,9 @@
 /**
- * The three emulated operations: what each service is on the wire, and what each operation
+ * The four emulated operations: what each service is on the wire, and what each operation
  * answers for a valid request.
  */
 import { EmulatorError } from './errors.js';
+import { tableOfLocation, vendedS3Path } from './locations.js';
 import {
   type EmulatorState,
   type OperationName,
@@ -13,6 +14,7 @@ import {
 } from './state.js';
 import {
   type TableCredentialsInput,
+  validateDataLocationCredentials,
   validatePartitionCredentials,
   validateRedshiftCredentials,
   validateTableCredentials,
@@ -87,21 +89,21 @@ function checkAccess(state: EmulatorState, service: ServiceWire, resource: strin
   }
 }
 
-/** A stable S3 location per table, like the table's registered data location. */
-export function vendedS3Path(tableArn: string): string[] {
-  const [, , , region, account, resource = ''] = tableArn.split(':');
-  const [, database, table] = resource.split('/');
-  return [`s3://emulator-${account}-${region}/${database}/${table}/`];
+export { vendedS3Path } from './locations.js';
+
+/** The members of a request that issue a Lake Formation credential. */
+interface S3CredentialsRequest {
+  readonly DurationSeconds?: number;
+  readonly AdditionalAuditContext?: string;
 }
 
 function issueS3Credentials(
   operation: OperationName,
-  input: TableCredentialsInput,
+  input: S3CredentialsRequest,
   scope: Record<string, unknown>,
   context: CallContext,
 ) {
   const { state, nowMs } = context;
-  checkAccess(state, LAKE_FORMATION, input.TableArn, 'table');
   const expiration =
     nowMs + lifetimeMs(state, input.DurationSeconds, DEFAULT_LAKE_FORMATION_DURATION_SECONDS);
   const AccessKeyId = newAccessKeyId(state.nextSequence());
@@ -118,6 +120,7 @@ function issueS3Credentials(
     issuedAt: nowMs,
     expiration,
     secretAccessKey: SecretAccessKey,
+    sessionToken: SessionToken,
     signedCalls: 0,
   });
   return { AccessKeyId, SecretAccessKey, SessionToken, Expiration: epochSeconds(expiration) };
@@ -136,6 +139,7 @@ export const OPERATION_HANDLERS: Readonly<Record<OperationName, Operation>> = {
     service: LAKE_FORMATION,
     handle(body, context) {
       const input = validateTableCredentials(body);
+      checkAccess(context.state, LAKE_FORMATION, input.TableArn, 'table');
       const credentials = issueS3Credentials(this.name, input, tableScope(input), context);
       return { ...credentials, VendedS3Path: vendedS3Path(input.TableArn) };
     },
@@ -145,8 +149,38 @@ export const OPERATION_HANDLERS: Readonly<Record<OperationName, Operation>> = {
     service: LAKE_FORMATION,
     handle(body, context) {
       const input = validatePartitionCredentials(body);
+      checkAccess(context.state, LAKE_FORMATION, input.TableArn, 'table');
       const scope = { ...tableScope(input), Partition: { Values: input.PartitionValues } };
       return issueS3Credentials(this.name, input, scope, context);
+    },
+  },
+  GetTemporaryDataLocationCredentials: {
+    name: 'GetTemporaryDataLocationCredentials',
+    service: LAKE_FORMATION,
+    handle(body, context) {
+      const input = validateDataLocationCredentials(body);
+      for (const location of input.DataLocations) {
+        const table = tableOfLocation(location);
+        if (!table) {
+          throw new EmulatorError(
+            'AccessDeniedException',
+            `Insufficient Lake Formation permission(s) on ${location.slice(0, 200)}: it lies under no table's location`,
+          );
+        }
+        // deny/missing patterns name the location itself or the table it lies under.
+        checkAccess(context.state, LAKE_FORMATION, location, 'data location');
+        checkAccess(context.state, LAKE_FORMATION, table.tableArn, 'table');
+      }
+      const scope = {
+        DataLocations: input.DataLocations,
+        CredentialsScope: input.CredentialsScope,
+        DurationSeconds: input.DurationSeconds ?? null,
+      };
+      return {
+        Credentials: issueS3Credentials(this.name, input, scope, context),
+        AccessibleDataLocations: input.DataLocations,
+        CredentialsScope: input.CredentialsScope,
+      };
     },
   },
   GetCredentials: {

@@ -1,6 +1,7 @@
 /**
  * The emulator's HTTP server: routes a request to an operation (restJson1 path for Lake
- * Formation, awsJson1_1 `X-Amz-Target` for Redshift Serverless) or to the control API,
+ * Formation, awsJson1_1 `X-Amz-Target` for Redshift Serverless), to the S3 data plane (an S3
+ * method on a path naming a bucket) or to the control API,
  * checks the signature, applies injected faults, and writes AWS-shaped answers.
  */
 import { randomUUID } from 'node:crypto';
@@ -9,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { type Clock, systemClock } from '../clock.js';
 import { listen, serverUrl } from '../net/address.js';
 import { hostOfHeader, isLoopbackHost } from '../net/loopback.js';
-import { handleControl } from './control.js';
+import { handleControl, handleObjectControl } from './control.js';
 import { EmulatorError } from './errors.js';
 import {
   LAKE_FORMATION,
@@ -17,6 +18,7 @@ import {
   type Operation,
   REDSHIFT_SERVERLESS,
 } from './operations.js';
+import { handleS3, isS3Request } from './s3.js';
 import { type ParsedAuthorization, parseAuthorization, verifySignature } from './sigv4.js';
 import { EmulatorState, type Fault, isOperationName } from './state.js';
 import { parseJsonObject } from './validation.js';
@@ -102,9 +104,23 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, ctx: Con
       writeJson(res, refusal.status, refusal.body, 'application/json');
       return;
     }
+    if (
+      path === '/_emulator/s3' ||
+      path.startsWith('/_emulator/s3/') ||
+      path.startsWith('/_emulator/s3?')
+    ) {
+      const answer = await handleObjectControl(req, ctx.state, ctx.clock.now());
+      writeJson(res, answer.status, answer.body, 'application/json');
+      return;
+    }
     const body = await readBody(req).catch(() => undefined);
     const answer = handleControl(ctx.state, req.method ?? 'GET', path, body);
     writeJson(res, answer.status, answer.body, 'application/json');
+    return;
+  }
+
+  if (isS3Request(req.method ?? 'GET', path)) {
+    await handleS3(req, res, ctx);
     return;
   }
 

@@ -96,7 +96,16 @@ export interface SignedRequest {
   readonly method: string;
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
-  readonly body: string;
+  /** Hashed only when the request has no `x-amz-content-sha256` header naming its hash. */
+  readonly body: string | Uint8Array;
+}
+
+export interface VerifyOptions {
+  /**
+   * Whether the path is URI-encoded again for the canonical request: true for every service but
+   * S3, whose canonical path is the request's path as sent.
+   */
+  readonly uriEscapePath?: boolean;
 }
 
 /** Allowed difference between the request's X-Amz-Date and the emulator's clock, as in AWS. */
@@ -111,6 +120,7 @@ export async function verifySignature(
   auth: ParsedAuthorization,
   secretAccessKey: string,
   nowMs: number,
+  options: VerifyOptions = {},
 ): Promise<void> {
   const amzDate = headerValue(request.headers['x-amz-date']);
   const signingDate = amzDate === undefined ? undefined : parseAmzDate(amzDate);
@@ -137,6 +147,7 @@ export async function verifySignature(
     service: auth.service,
     sha256: NodeSha256,
     applyChecksum: false,
+    uriEscapePath: options.uriEscapePath ?? true,
   });
   const [pathname = '/', search = ''] = request.path.split('?', 2);
   const query: Record<string, string> = Object.fromEntries(new URLSearchParams(search));

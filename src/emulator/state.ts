@@ -4,10 +4,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { ObjectStore } from './objects.js';
 
 export const OPERATIONS = [
   'GetTemporaryGlueTableCredentials',
   'GetTemporaryGluePartitionCredentials',
+  'GetTemporaryDataLocationCredentials',
   'GetCredentials',
 ] as const;
 export type OperationName = (typeof OPERATIONS)[number];
@@ -40,7 +42,10 @@ export interface Settings {
   credentialLifetimeSeconds: number | null;
   /** Redshift `nextRefreshTime` = issue time + fraction × lifetime; null omits the field. */
   nextRefreshFraction: number | null;
-  /** TableArn / workgroupName / customDomainName patterns (`*` wildcards) answered AccessDenied. */
+  /**
+   * TableArn / workgroupName / customDomainName patterns (`*` wildcards) answered AccessDenied;
+   * for the location call, matched against each S3 location and the ARN of the table it lies in.
+   */
   deny: string[];
   /** Patterns answered EntityNotFound (Lake Formation) / ResourceNotFound (Redshift). */
   missing: string[];
@@ -67,6 +72,8 @@ export interface IssuedCredential {
   readonly nextRefreshTime?: number;
   /** Secret half, kept so signatures made with the credential can be verified. */
   readonly secretAccessKey?: string;
+  /** Session token of a Lake Formation credential, which S3 requests must carry. */
+  readonly sessionToken?: string;
   /** Requests signed with this credential that reached the emulator. */
   signedCalls: number;
 }
@@ -80,8 +87,11 @@ export class EmulatorState {
   readonly #faults = new Map<OperationName | '*', Fault>();
   readonly #issued = new LRUCache<string, IssuedCredential>({ max: MAX_REMEMBERED_CREDENTIALS });
   #sequence = 0;
+  /** The S3 data plane's objects. */
+  readonly objects = new ObjectStore();
 
   reset(): void {
+    this.objects.clear();
     this.settings = structuredClone(DEFAULT_SETTINGS) as Settings;
     this.#calls.clear();
     this.#faults.clear();

@@ -144,6 +144,20 @@ function checkDuration(
   }
 }
 
+/** `AuditContext.AdditionalAuditContext`, at most 2048 characters. */
+function auditContext(m: Members, E: string): string | undefined {
+  const value = m.object('AuditContext')?.string('AdditionalAuditContext');
+  if (value !== undefined && value.length > 2048) {
+    throw constraint(
+      E,
+      'auditContext.additionalAuditContext',
+      value,
+      'Member must have length less than or equal to 2048',
+    );
+  }
+  return value;
+}
+
 export function validateTableCredentials(body: Json): TableCredentialsInput {
   const E = 'InvalidInputException';
   const m = new Members(body, E);
@@ -174,15 +188,7 @@ export function validateTableCredentials(body: Json): TableCredentialsInput {
   );
   const DurationSeconds = m.integer('DurationSeconds');
   checkDuration(E, 'durationSeconds', DurationSeconds, FIELD_RULES.lakeFormationDuration.range);
-  const AdditionalAuditContext = m.object('AuditContext')?.string('AdditionalAuditContext');
-  if (AdditionalAuditContext !== undefined && AdditionalAuditContext.length > 2048) {
-    throw constraint(
-      E,
-      'auditContext.additionalAuditContext',
-      AdditionalAuditContext,
-      'Member must have length less than or equal to 2048',
-    );
-  }
+  const AdditionalAuditContext = auditContext(m, E);
   const S3Path = m.string('S3Path');
   m.object('QuerySessionContext'); // accepted and type-checked, not used
   return {
@@ -259,5 +265,62 @@ export function validateRedshiftCredentials(body: Json): RedshiftCredentialsInpu
     ...(customDomainName !== undefined && { customDomainName }),
     ...(dbName !== undefined && { dbName }),
     ...(durationSeconds !== undefined && { durationSeconds }),
+  };
+}
+
+/** The location call's `CredentialsScope` values; absent means `READ`. */
+export const CREDENTIALS_SCOPES = ['READ', 'READWRITE'] as const;
+export type CredentialsScope = (typeof CREDENTIALS_SCOPES)[number];
+
+/** DurationSeconds bounds of the location call (its model allows up to 12 hours). */
+export const DATA_LOCATION_DURATION = { min: 900, max: 43_200 } as const;
+
+/** Most `DataLocations` one location call may name. */
+export const MAX_DATA_LOCATIONS = 100;
+
+export interface DataLocationCredentialsInput {
+  /** The requested locations, de-duplicated, in request order. */
+  DataLocations: string[];
+  CredentialsScope: CredentialsScope;
+  DurationSeconds?: number;
+  AdditionalAuditContext?: string;
+}
+
+/** `s3://<bucket>[/<key>]`, bucket named as S3 requires. */
+const S3_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\0]*)?$/;
+
+export function validateDataLocationCredentials(body: Json): DataLocationCredentialsInput {
+  const E = 'InvalidInputException';
+  const m = new Members(body, E);
+  const locations = m.strings('DataLocations');
+  if (locations === undefined || locations.length === 0) {
+    throw new EmulatorError(E, 'DataLocations is required: at least one S3 location');
+  }
+  if (locations.length > MAX_DATA_LOCATIONS) {
+    throw constraint(
+      E,
+      'dataLocations',
+      locations.length,
+      `Member must have length less than or equal to ${MAX_DATA_LOCATIONS}`,
+    );
+  }
+  for (const location of locations) {
+    if (!S3_URI.test(location) || location.length > 1024) {
+      throw new EmulatorError(
+        E,
+        `Invalid data location '${location.slice(0, 200)}': expected s3://<bucket>/<prefix>`,
+      );
+    }
+  }
+  const scope = m.string('CredentialsScope') ?? 'READ';
+  checkEnumList(E, 'credentialsScope', [scope], CREDENTIALS_SCOPES);
+  const DurationSeconds = m.integer('DurationSeconds');
+  checkDuration(E, 'durationSeconds', DurationSeconds, DATA_LOCATION_DURATION);
+  const AdditionalAuditContext = auditContext(m, E);
+  return {
+    DataLocations: [...new Set(locations)],
+    CredentialsScope: scope as CredentialsScope,
+    ...(DurationSeconds !== undefined && { DurationSeconds }),
+    ...(AdditionalAuditContext !== undefined && { AdditionalAuditContext }),
   };
 }
