@@ -177,6 +177,7 @@ describe('emulator through the AWS SDK v3 clients', () => {
         byOperation: {
           GetTemporaryGlueTableCredentials: 2,
           GetTemporaryGluePartitionCredentials: 1,
+          GetTemporaryDataLocationCredentials: 0,
           GetCredentials: 1,
         },
       });
@@ -235,6 +236,7 @@ describe('emulator through the AWS SDK v3 clients', () => {
         byOperation: {
           GetTemporaryGlueTableCredentials: 0,
           GetTemporaryGluePartitionCredentials: 0,
+          GetTemporaryDataLocationCredentials: 0,
           GetCredentials: 0,
         },
       });

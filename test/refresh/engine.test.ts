@@ -87,6 +87,7 @@ describe('credential engine against the emulator (real time, seconds-long creden
     assert.deepEqual(calls.byOperation, {
       GetTemporaryGlueTableCredentials: predictedPerKey,
       GetTemporaryGluePartitionCredentials: predictedPerKey,
+      GetTemporaryDataLocationCredentials: 0,
       GetCredentials: predictedPerKey,
     });
     assert.equal(belowFloor, 0, `served ${served} credentials, none below minRemaining`);
