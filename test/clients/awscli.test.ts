@@ -183,7 +183,12 @@ describe('AWS CLI v2 (/usr/bin/aws) against the emulator', function () {
       assert.equal(Date.parse(stringField(issued, 'expiration')), expiration);
       assert.deepEqual(await control.calls(), {
         total: 1,
-        byOperation: { [TABLE_OP]: 1, [PARTITION_OP]: 0, [REDSHIFT_OP]: 0 },
+        byOperation: {
+          [TABLE_OP]: 1,
+          [PARTITION_OP]: 0,
+          [REDSHIFT_OP]: 0,
+          GetTemporaryDataLocationCredentials: 0,
+        },
       });
     });
 
@@ -633,7 +638,12 @@ describe('AWS CLI v2 (/usr/bin/aws) against the emulator', function () {
       assert.match(stringField(outputOf(result), 'AccessKeyId'), /^ASIA/);
       assert.deepEqual(await control.calls(), {
         total: 3,
-        byOperation: { [TABLE_OP]: 3, [PARTITION_OP]: 0, [REDSHIFT_OP]: 0 },
+        byOperation: {
+          [TABLE_OP]: 3,
+          [PARTITION_OP]: 0,
+          [REDSHIFT_OP]: 0,
+          GetTemporaryDataLocationCredentials: 0,
+        },
       });
     });
 
