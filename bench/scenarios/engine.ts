@@ -27,6 +27,7 @@ import { s3CredentialsJson } from '../../src/providers/credential-json.js';
 import { type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
 import { createUpstreamClients } from '../../src/providers/clients.js';
 import {
+  createLocationCredentialsProvider,
   createPartitionCredentialsProvider,
   createTableCredentialsProvider,
 } from '../../src/providers/lakeformation.js';
@@ -132,6 +133,7 @@ function fakeProviders(): Providers {
     lakeformation_table: { source: 'lakeformation_table', fetch: s3 },
     lakeformation_partition: { source: 'lakeformation_partition', fetch: s3 },
     redshift_serverless: { source: 'redshift_serverless', fetch: redshift },
+    lakeformation_location: { source: 'lakeformation_location', fetch: s3 },
   };
 }
 
@@ -582,6 +584,7 @@ function sdkProviders(emulatorUrl: string): { providers: Providers; destroy(): v
       lakeformation_table: createTableCredentialsProvider(clients.lakeFormation),
       lakeformation_partition: createPartitionCredentialsProvider(clients.lakeFormation),
       redshift_serverless: createRedshiftCredentialsProvider(clients.redshiftServerless),
+      lakeformation_location: createLocationCredentialsProvider(clients.lakeFormation),
     },
     destroy: () => clients.destroy(),
   };
@@ -701,6 +704,7 @@ const OPERATION_OF: Readonly<Record<CredentialKey['source'], string>> = {
   lakeformation_table: 'GetTemporaryGlueTableCredentials',
   lakeformation_partition: 'GetTemporaryGluePartitionCredentials',
   redshift_serverless: 'GetCredentials',
+  lakeformation_location: 'GetTemporaryDataLocationCredentials',
 };
 
 interface SoakResult {

@@ -145,6 +145,7 @@ function recordingProviders(clock: ManualClock, variant: Variant, calls: number[
     lakeformation_table: { source: 'lakeformation_table', fetch: s3 },
     lakeformation_partition: { source: 'lakeformation_partition', fetch: s3 },
     redshift_serverless: { source: 'redshift_serverless', fetch: redshift },
+    lakeformation_location: { source: 'lakeformation_location', fetch: s3 },
   };
 }
 

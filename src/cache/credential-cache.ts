@@ -599,6 +599,7 @@ export class CredentialCache {
       lakeformation_table: 0,
       lakeformation_partition: 0,
       redshift_serverless: 0,
+      lakeformation_location: 0,
     };
     for (const entry of this.#pinned.values()) counts[entry.source] += 1;
     for (const entry of this.#entries.values()) counts[entry.source] += 1;

@@ -3,8 +3,14 @@
  * put in canonical form — sets sorted and de-duplicated, partition values kept in order —
  * so that `SELECT,DESCRIBE` and `DESCRIBE,SELECT` share one entry. Audit and query-session
  * context never reach a key.
+ *
+ * Data locations are a set too, compared as the exact strings given: `s3://b/p` and `s3://b/p/`
+ * are two keys, because AWS takes them as two strings (a prefix `p` also covers `p-old/`, `p/`
+ * does not), and credcache does not guess which one a client meant.
  */
 import type {
+  CredentialsScope,
+  LocationCredentialsRequest,
   PartitionCredentialsRequest,
   RedshiftCredentialsRequest,
   Source,
@@ -30,7 +36,13 @@ export interface RedshiftKey {
   readonly request: RedshiftCredentialsRequest;
 }
 
-export type CredentialKey = TableKey | PartitionKey | RedshiftKey;
+export interface LocationKey {
+  readonly source: 'lakeformation_location';
+  readonly id: string;
+  readonly request: LocationCredentialsRequest;
+}
+
+export type CredentialKey = TableKey | PartitionKey | RedshiftKey | LocationKey;
 
 /** Canonical sets already made, shared by every key that has them (a cache holds many keys). */
 const canonicalSets = new Map<string, readonly string[]>();
@@ -70,6 +82,7 @@ const SOURCE_CODES: Readonly<Record<Source, number>> = {
   lakeformation_table: 0,
   lakeformation_partition: 1,
   redshift_serverless: 2,
+  lakeformation_location: 3,
 };
 
 /**
@@ -90,7 +103,9 @@ type RequestOf<S extends Source> = S extends 'lakeformation_table'
   ? TableCredentialsRequest
   : S extends 'lakeformation_partition'
     ? PartitionCredentialsRequest
-    : RedshiftCredentialsRequest;
+    : S extends 'lakeformation_location'
+      ? LocationCredentialsRequest
+      : RedshiftCredentialsRequest;
 
 /**
  * A key holds its source and id only; `request` is read back from the id each time it is asked
@@ -117,6 +132,7 @@ const SOURCES_BY_CODE: readonly Source[] = [
   'lakeformation_table',
   'lakeformation_partition',
   'redshift_serverless',
+  'lakeformation_location',
 ];
 
 /** The source of the key whose id is `id` (its first field, one digit). */
@@ -145,6 +161,19 @@ function requestFromId(source: Source, id: string): object {
       ...(workgroupName !== null && { workgroupName }),
       ...(customDomainName !== null && { customDomainName }),
       ...(dbName !== null && { dbName }),
+      durationSeconds,
+    });
+  }
+  if (source === 'lakeformation_location') {
+    const [, dataLocations, credentialsScope, durationSeconds] = fields as [
+      number,
+      string[],
+      CredentialsScope,
+      number,
+    ];
+    return Object.freeze({
+      dataLocations: Object.freeze(dataLocations),
+      credentialsScope,
       durationSeconds,
     });
   }
@@ -194,6 +223,22 @@ export function redshiftKey(request: RedshiftCredentialsRequest): RedshiftKey {
       request.workgroupName ?? null,
       request.customDomainName ?? null,
       request.dbName ?? null,
+      request.durationSeconds,
+    ),
+  );
+}
+
+/**
+ * Locations sorted and de-duplicated, as exact strings. Unlike permission sets they are not kept
+ * in the shared table of `canonicalSet`: there are as many of them as there are prefixes.
+ */
+export function locationKey(request: LocationCredentialsRequest): LocationKey {
+  return new Key(
+    'lakeformation_location',
+    encode(
+      'lakeformation_location',
+      [...new Set(request.dataLocations)].sort(),
+      request.credentialsScope,
       request.durationSeconds,
     ),
   );

@@ -12,7 +12,7 @@ import { isLoopbackHost } from '../net/loopback.js';
 import { FIELD_RULES } from '../providers/rules.js';
 import type { Source } from '../providers/types.js';
 import { refreshCapacity } from '../refresh/capacity.js';
-import { allowList, targetResource } from './allow-list.js';
+import { allowList, targetResources } from './allow-list.js';
 import { applyEnvironment } from './environment.js';
 import { type RawConfig, type TargetConfig, schema, target as targetSchema } from './schema.js';
 
@@ -246,8 +246,12 @@ function targetProblems(
     } else {
       seen.set(target.name, index);
     }
-    const denied = allow.denies(targetResource(target));
-    if (denied) problems.push(`targets[${index}].${denied.field}: not in allow.${denied.list}`);
+    targetResources(target).forEach((resource, at) => {
+      const denied = allow.denies(resource);
+      if (!denied) return;
+      const field = resource.kind === 'location' ? `${denied.field}[${at}]` : denied.field;
+      problems.push(`targets[${index}].${field}: not in allow.${denied.list}`);
+    });
   });
   return problems;
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { FIELD_RULES, type Problem } from '../providers/rules.js';
+import type { CredentialsScope } from '../providers/types.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9911';
 export const DEFAULT_DURATION_SECONDS = 3600;
@@ -92,12 +93,29 @@ const redshiftTarget = z
   })
   .check(rule(FIELD_RULES.redshiftName.problem, ['workgroupName']));
 
+/** Data locations are kept as written (sorted and de-duplicated only in the key). */
+const locationTarget = z.strictObject({
+  name: targetName,
+  source: z.literal('lakeformation_location'),
+  dataLocations: z
+    .array(text('an S3 URI').check(rule(FIELD_RULES.s3Uri.problem)), {
+      error: 'must be a list of S3 URIs',
+    })
+    .check(rule(FIELD_RULES.dataLocations.problem)),
+  credentialsScope: text('READ or READWRITE')
+    .check(rule(FIELD_RULES.credentialsScope.problem))
+    .transform((scope) => scope as CredentialsScope)
+    .default('READ'),
+  durationSeconds: duration(FIELD_RULES.locationDuration).optional(),
+});
+
 /** One entry of `targets`. */
 export const target = z.discriminatedUnion(
   'source',
-  [tableTarget, partitionTarget, redshiftTarget],
+  [tableTarget, partitionTarget, redshiftTarget, locationTarget],
   {
-    error: 'must be lakeformation_table, lakeformation_partition or redshift_serverless',
+    error:
+      'must be lakeformation_table, lakeformation_partition, redshift_serverless or lakeformation_location',
   },
 );
 
@@ -185,6 +203,8 @@ export const schema = z.strictObject({
       tables: patterns.optional(),
       workgroups: patterns.optional(),
       customDomains: patterns.optional(),
+      /** S3 URI patterns; every data location a request or target names must match one. */
+      locations: patterns.optional(),
     })
     .optional(),
   log: z

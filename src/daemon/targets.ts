@@ -1,5 +1,11 @@
 /** Configured targets: a name standing for one credential key, refreshed and kept warm. */
-import { type CredentialKey, partitionKey, redshiftKey, tableKey } from '../cache/key.js';
+import {
+  type CredentialKey,
+  locationKey,
+  partitionKey,
+  redshiftKey,
+  tableKey,
+} from '../cache/key.js';
 import { type Config, type TargetConfig, defaultDuration } from '../config/config.js';
 
 export interface Target {
@@ -32,6 +38,12 @@ export function targetKey(target: TargetConfig, config: Pick<Config, 'upstream'>
           customDomainName: target.customDomainName,
         }),
         ...(target.dbName !== undefined && { dbName: target.dbName }),
+        durationSeconds,
+      });
+    case 'lakeformation_location':
+      return locationKey({
+        dataLocations: target.dataLocations,
+        credentialsScope: target.credentialsScope,
         durationSeconds,
       });
   }

@@ -10,6 +10,7 @@ import { type UpstreamClients, createUpstreamClients } from '../providers/client
 import { firstLine, identitySource } from '../providers/identity.js';
 import { type UpstreamCall, instrumented } from '../providers/instrumented.js';
 import {
+  createLocationCredentialsProvider,
   createPartitionCredentialsProvider,
   createTableCredentialsProvider,
 } from '../providers/lakeformation.js';
@@ -126,6 +127,11 @@ export function createUpstream(
       ),
       redshift_serverless: instrumented(
         createRedshiftCredentialsProvider(clients.redshiftServerless),
+        clock,
+        observe,
+      ),
+      lakeformation_location: instrumented(
+        createLocationCredentialsProvider(clients.lakeFormation, lakeFormation),
         clock,
         observe,
       ),

@@ -1,7 +1,8 @@
 /**
  * An issued credential as one JSON text, in the shape of the AWS answer it came from: Lake
  * Formation's (`AccessKeyId`, `SecretAccessKey`, `SessionToken`, `Expiration`, `VendedS3Path`)
- * for S3 credentials, Redshift Serverless `GetCredentials`' (`dbUser`, `dbPassword`,
+ * for table and partition credentials, the same four with `AccessibleDataLocations` and
+ * `CredentialsScope` for data-location credentials, Redshift Serverless `GetCredentials`' (`dbUser`, `dbPassword`,
  * `expiration`, `nextRefreshTime`) for database users, every time ISO-8601 UTC ending in `Z`.
  *
  * This is the one definition of that text. The cache keeps a credential as it (one string per
@@ -10,7 +11,13 @@
  * and what is sent are the same bytes. Only the fields' values are in it: nothing that could
  * identify the caller or the key.
  */
-import type { DatabaseCredentials, IssuedCredentials, S3Credentials, Source } from './types.js';
+import type {
+  DatabaseCredentials,
+  IssuedCredentials,
+  LocationCredentials,
+  S3Credentials,
+  Source,
+} from './types.js';
 
 export const iso = (epochMs: number): string => new Date(epochMs).toISOString();
 
@@ -22,6 +29,23 @@ export function s3CredentialsJson(c: S3Credentials, expiration: number): string 
     SessionToken: c.sessionToken,
     Expiration: iso(expiration),
     ...(c.vendedS3Path !== undefined && { VendedS3Path: c.vendedS3Path }),
+  });
+}
+
+/**
+ * The data-location shape (GetTemporaryDataLocationCredentials' `Credentials` flattened, as the
+ * table call answers them): `AccessibleDataLocations` and `CredentialsScope` when AWS gave them.
+ */
+export function locationCredentialsJson(c: LocationCredentials, expiration: number): string {
+  return JSON.stringify({
+    AccessKeyId: c.accessKeyId,
+    SecretAccessKey: c.secretAccessKey,
+    SessionToken: c.sessionToken,
+    Expiration: iso(expiration),
+    ...(c.accessibleDataLocations !== undefined && {
+      AccessibleDataLocations: c.accessibleDataLocations,
+    }),
+    ...(c.credentialsScope !== undefined && { CredentialsScope: c.credentialsScope }),
   });
 }
 
@@ -55,6 +79,22 @@ function isS3Credentials(value: object): value is S3Credentials {
   );
 }
 
+/** Exactly the fields of `LocationCredentials`. */
+function isLocationCredentials(value: object): value is LocationCredentials {
+  const c = value as Partial<Record<keyof LocationCredentials, unknown>>;
+  const optional =
+    (c.accessibleDataLocations === undefined ? 0 : 1) + (c.credentialsScope === undefined ? 0 : 1);
+  return (
+    isString(c.accessKeyId) &&
+    isString(c.secretAccessKey) &&
+    isString(c.sessionToken) &&
+    (c.accessibleDataLocations === undefined ||
+      (Array.isArray(c.accessibleDataLocations) && c.accessibleDataLocations.every(isString))) &&
+    (c.credentialsScope === undefined || isString(c.credentialsScope)) &&
+    Object.keys(value).length === 3 + optional
+  );
+}
+
 function isDatabaseCredentials(value: object): value is DatabaseCredentials {
   const c = value as Partial<Record<keyof DatabaseCredentials, unknown>>;
   return isString(c.dbUser) && isString(c.dbPassword) && Object.keys(value).length === 2;
@@ -80,6 +120,10 @@ export function credentialJson(
     if (isDatabaseCredentials(credentials)) {
       text = databaseCredentialsJson(credentials, issued.expiration, issued.nextRefreshTime);
     }
+  } else if (source === 'lakeformation_location') {
+    if (isLocationCredentials(credentials)) {
+      text = locationCredentialsJson(credentials, issued.expiration);
+    }
   } else if (isS3Credentials(credentials)) {
     text = s3CredentialsJson(credentials, issued.expiration);
   }
@@ -91,12 +135,23 @@ export function credentialJson(
 export function credentialFromJson(
   source: Source,
   text: string,
-): S3Credentials | DatabaseCredentials {
+): S3Credentials | LocationCredentials | DatabaseCredentials {
   const fields = JSON.parse(text) as Record<string, unknown>;
   if (source === 'redshift_serverless') {
     return Object.freeze({
       dbUser: fields.dbUser as string,
       dbPassword: fields.dbPassword as string,
+    });
+  }
+  if (source === 'lakeformation_location') {
+    const locations = fields.AccessibleDataLocations as string[] | undefined;
+    const scope = fields.CredentialsScope as string | undefined;
+    return Object.freeze({
+      accessKeyId: fields.AccessKeyId as string,
+      secretAccessKey: fields.SecretAccessKey as string,
+      sessionToken: fields.SessionToken as string,
+      ...(locations !== undefined && { accessibleDataLocations: Object.freeze(locations) }),
+      ...(scope !== undefined && { credentialsScope: scope }),
     });
   }
   const vended = fields.VendedS3Path as string[] | undefined;

@@ -1,6 +1,7 @@
 /**
- * Lake Formation credential vending: `GetTemporaryGlueTableCredentials` and
- * `GetTemporaryGluePartitionCredentials`, each a thin wrapper over the SDK command.
+ * Lake Formation credential vending: `GetTemporaryGlueTableCredentials`,
+ * `GetTemporaryGluePartitionCredentials` and `GetTemporaryDataLocationCredentials`, each a thin
+ * wrapper over the SDK command.
  */
 import type { PermissionType, Permission } from '@aws-sdk/client-lakeformation';
 import type { LakeFormationSdk } from './clients.js';
@@ -8,6 +9,8 @@ import { UpstreamError, classified } from './errors.js';
 import type {
   CredentialProvider,
   IssuedCredentials,
+  LocationCredentials,
+  LocationCredentialsRequest,
   PartitionCredentialsRequest,
   S3Credentials,
   TableCredentialsRequest,
@@ -48,15 +51,18 @@ function issued(output: CredentialsOutput, requestId?: string): IssuedCredential
   };
 }
 
+const auditContextInput = (options: LakeFormationProviderOptions) =>
+  options.auditContext !== undefined
+    ? { AuditContext: { AdditionalAuditContext: options.auditContext } }
+    : {};
+
 function commonInput(request: TableCredentialsRequest, options: LakeFormationProviderOptions) {
   return {
     TableArn: request.tableArn,
     Permissions: [...request.permissions] as Permission[],
     SupportedPermissionTypes: [...request.supportedPermissionTypes] as PermissionType[],
     DurationSeconds: request.durationSeconds,
-    ...(options.auditContext !== undefined && {
-      AuditContext: { AdditionalAuditContext: options.auditContext },
-    }),
+    ...auditContextInput(options),
   };
 }
 
@@ -93,6 +99,46 @@ export function createPartitionCredentialsProvider(
       });
       const output = await classified(client.send(command, { abortSignal: call?.signal }));
       return issued(output, output.$metadata.requestId);
+    },
+  };
+}
+
+/**
+ * `GetTemporaryDataLocationCredentials`: the credential under `Credentials`, served with the
+ * `AccessibleDataLocations` and `CredentialsScope` AWS answered (each only when it did).
+ */
+export function createLocationCredentialsProvider(
+  lakeFormation: LakeFormationSdk,
+  options: LakeFormationProviderOptions = {},
+): CredentialProvider<LocationCredentialsRequest, LocationCredentials> {
+  return {
+    source: 'lakeformation_location',
+    async fetch(request, call) {
+      const { sdk, client } = await lakeFormation.get();
+      const command = new sdk.GetTemporaryDataLocationCredentialsCommand({
+        DataLocations: [...request.dataLocations],
+        CredentialsScope: request.credentialsScope,
+        DurationSeconds: request.durationSeconds,
+        ...auditContextInput(options),
+      });
+      const output = await classified(client.send(command, { abortSignal: call?.signal }));
+      const { credentials, expiration } = issued(
+        output.Credentials ?? {},
+        output.$metadata.requestId,
+      );
+      const { AccessibleDataLocations, CredentialsScope } = output;
+      return {
+        credentials: {
+          accessKeyId: credentials.accessKeyId,
+          secretAccessKey: credentials.secretAccessKey,
+          sessionToken: credentials.sessionToken,
+          ...(AccessibleDataLocations !== undefined && {
+            accessibleDataLocations: AccessibleDataLocations,
+          }),
+          ...(CredentialsScope !== undefined && { credentialsScope: CredentialsScope }),
+        },
+        expiration,
+      };
     },
   };
 }

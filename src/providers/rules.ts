@@ -1,5 +1,5 @@
 /**
- * What AWS accepts as input to the three credential operations (docs/api.md): the
+ * What AWS accepts as input to the four credential operations (docs/api.md): the
  * permission enums, duration ranges and name rules of the service models and documentation,
  * gathered in `FIELD_RULES`, one entry a request field. The configuration's schema and the
  * daemon's requests word a broken rule the same way (the entry's `problem`); the emulator
@@ -32,8 +32,13 @@ export const PERMISSION_TYPES = [
   'NESTED_CELL_PERMISSION',
 ] as const;
 
-/** DurationSeconds bounds of the Lake Formation credential calls: 900 s to 6 hours. */
+/** `CredentialsScope` of GetTemporaryDataLocationCredentials; absent means READ. */
+export const CREDENTIALS_SCOPES = ['READ', 'READWRITE'] as const;
+
+/** DurationSeconds bounds of the Lake Formation table and partition calls: 900 s to 6 hours. */
 const LAKE_FORMATION_DURATION = { min: 900, max: 21600 } as const;
+/** DurationSeconds bounds of GetTemporaryDataLocationCredentials: 900 s to 12 hours. */
+const LOCATION_DURATION = { min: 900, max: 43200 } as const;
 /** durationSeconds bounds of Redshift Serverless GetCredentials. */
 const REDSHIFT_DURATION = { min: 900, max: 3600 } as const;
 
@@ -73,8 +78,31 @@ const DB_NAME = /^[A-Za-z][A-Za-z0-9_+.@-]{0,63}$/;
 /** Partition.Values of GetTemporaryGluePartitionCredentials. */
 const PARTITION_VALUES = { minCount: 1, maxCount: 100, maxLength: 1024 } as const;
 
+/**
+ * An S3 URI of `DataLocations`: `s3://<bucket>` or `s3://<bucket>/<key prefix>`, the bucket named
+ * by S3's rules (3 to 63 characters of a-z, 0-9, `.` and `-`, a letter or digit at each end), the
+ * key at most 1024 characters, no control characters anywhere. credcache asks for at least one
+ * location; AWS states no upper count, so none is set beyond the request's size.
+ */
+const S3_URI_BUCKET = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:\/|$)/;
+const S3_KEY_MAX_LENGTH = 1024;
+const DATA_LOCATIONS = { minCount: 1 } as const;
+
+function isS3Uri(value: string): boolean {
+  const bucket = S3_URI_BUCKET.exec(value);
+  if (bucket === null) return false;
+  const key = value.slice(bucket[0].length);
+  if (key.length > S3_KEY_MAX_LENGTH) return false;
+  for (let index = 0; index < value.length; index += 1) {
+    const code = value.charCodeAt(index);
+    if (code < 0x20 || code === 0x7f) return false;
+  }
+  return true;
+}
+
 const LAKE_FORMATION_PERMISSION_SET: ReadonlySet<string> = new Set(LAKE_FORMATION_PERMISSIONS);
 const PERMISSION_TYPE_SET: ReadonlySet<string> = new Set(PERMISSION_TYPES);
+const CREDENTIALS_SCOPE_SET: ReadonlySet<string> = new Set(CREDENTIALS_SCOPES);
 
 function isGlueTableArn(value: string): boolean {
   return GLUE_TABLE_ARN.test(value);
@@ -117,6 +145,8 @@ const PROBLEMS = {
   dbName:
     'must be 1 to 64 characters, start with a letter, and contain only letters, numbers, underscore, plus sign, period, at sign or hyphen',
   redshiftName: 'exactly one of workgroupName and customDomainName is required',
+  s3Uri: `not an S3 URI (s3://<bucket>[/<key prefix>], the key at most ${S3_KEY_MAX_LENGTH} characters)`,
+  dataLocationCount: `must hold at least ${DATA_LOCATIONS.minCount} S3 location`,
 } as const;
 
 /**
@@ -140,6 +170,21 @@ export const FIELD_RULES = {
   /** One of `SupportedPermissionTypes`. */
   permissionType: enumRule(PERMISSION_TYPES, PERMISSION_TYPE_SET, 'a supported permission type'),
   lakeFormationDuration: durationRule(LAKE_FORMATION_DURATION),
+  /** DurationSeconds of GetTemporaryDataLocationCredentials (longer than the table calls'). */
+  locationDuration: durationRule(LOCATION_DURATION),
+  /** One of `DataLocations`. */
+  s3Uri: {
+    valid: isS3Uri,
+    problem: (uri: string) => (isS3Uri(uri) ? undefined : PROBLEMS.s3Uri),
+  },
+  /** `DataLocations` as a whole: how many. */
+  dataLocations: {
+    limits: DATA_LOCATIONS,
+    problem: (locations: readonly string[]) =>
+      locations.length < DATA_LOCATIONS.minCount ? PROBLEMS.dataLocationCount : undefined,
+  },
+  /** `CredentialsScope`. */
+  credentialsScope: enumRule(CREDENTIALS_SCOPES, CREDENTIALS_SCOPE_SET, 'a credentials scope'),
   redshiftDuration: durationRule(REDSHIFT_DURATION),
   /** `Partition.Values`, in order: how many, and how long each. */
   partitionValues: {

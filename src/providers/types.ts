@@ -8,6 +8,7 @@ export const SOURCES = [
   'lakeformation_table',
   'lakeformation_partition',
   'redshift_serverless',
+  'lakeformation_location',
 ] as const;
 export type Source = (typeof SOURCES)[number];
 
@@ -31,12 +32,31 @@ export interface RedshiftCredentialsRequest {
   readonly durationSeconds: number;
 }
 
+/** `CredentialsScope` of GetTemporaryDataLocationCredentials. */
+export type CredentialsScope = 'READ' | 'READWRITE';
+
+export interface LocationCredentialsRequest {
+  /** S3 URIs, sorted and de-duplicated (as given otherwise: `s3://b/p` and `s3://b/p/` differ). */
+  readonly dataLocations: readonly string[];
+  readonly credentialsScope: CredentialsScope;
+  readonly durationSeconds: number;
+}
+
 export interface S3Credentials {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
   readonly sessionToken: string;
   /** S3 locations the credential covers (table call only). */
   readonly vendedS3Path?: readonly string[];
+}
+
+/** The answer of GetTemporaryDataLocationCredentials; the last two only when AWS gave them. */
+export interface LocationCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken: string;
+  readonly accessibleDataLocations?: readonly string[];
+  readonly credentialsScope?: string;
 }
 
 export interface DatabaseCredentials {

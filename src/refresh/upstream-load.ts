@@ -9,6 +9,8 @@ import type {
   CredentialProvider,
   DatabaseCredentials,
   IssuedCredentials,
+  LocationCredentials,
+  LocationCredentialsRequest,
   PartitionCredentialsRequest,
   RedshiftCredentialsRequest,
   S3Credentials,
@@ -20,6 +22,10 @@ export interface Providers {
   readonly lakeformation_table: CredentialProvider<TableCredentialsRequest, S3Credentials>;
   readonly lakeformation_partition: CredentialProvider<PartitionCredentialsRequest, S3Credentials>;
   readonly redshift_serverless: CredentialProvider<RedshiftCredentialsRequest, DatabaseCredentials>;
+  readonly lakeformation_location: CredentialProvider<
+    LocationCredentialsRequest,
+    LocationCredentials
+  >;
 }
 
 export function providerFetcher(providers: Providers): CredentialFetcher {
@@ -37,6 +43,9 @@ export function providerFetcher(providers: Providers): CredentialFetcher {
             break;
           case 'redshift_serverless':
             issued = await providers.redshift_serverless.fetch(key.request, options);
+            break;
+          case 'lakeformation_location':
+            issued = await providers.lakeformation_location.fetch(key.request, options);
             break;
         }
       } catch (error) {

@@ -157,6 +157,7 @@ describe('CredentialCache', () => {
       lakeformation_table: 1,
       lakeformation_partition: 0,
       redshift_serverless: 1,
+      lakeformation_location: 0,
     });
   });
 

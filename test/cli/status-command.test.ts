@@ -190,7 +190,12 @@ describe('credcache status table', () => {
     ],
     cache: {
       entries: 1,
-      bySource: { lakeformation_table: 1, lakeformation_partition: 0, redshift_serverless: 0 },
+      bySource: {
+        lakeformation_table: 1,
+        lakeformation_partition: 0,
+        redshift_serverless: 0,
+        lakeformation_location: 0,
+      },
     },
   };
 

@@ -140,7 +140,7 @@ describe('configuration', () => {
         'targets[0].name: must match [a-z0-9-]{1,63}',
         'targets[0].tableArn: not a Glue table ARN (arn:<partition>:glue:<region>:<account>:table/<database>/<table>)',
         "targets[1].dbName: 'select' is a reserved word",
-        'targets[2].source: must be lakeformation_table, lakeformation_partition or redshift_serverless',
+        'targets[2].source: must be lakeformation_table, lakeformation_partition, redshift_serverless or lakeformation_location',
         'targets[3].values: must hold from 1 to 100 partition values',
         'targets[4].permissions[0]: not a Lake Formation permission (ALL, SELECT, ALTER, DROP, DELETE, INSERT, DESCRIBE, CREATE_DATABASE, CREATE_TABLE, DATA_LOCATION_ACCESS, CREATE_LF_TAG, ASSOCIATE, GRANT_WITH_LF_TAG_EXPRESSION, CREATE_LF_TAG_EXPRESSION, CREATE_CATALOG, SUPER_USER)',
         'targets[5].workgroupName: must be 3 to 64 characters of a-z, 0-9 and -',

@@ -70,7 +70,12 @@ describe('GET /v1/status and forced refreshes', function () {
       }
       assert.deepEqual(body.cache, {
         entries: 3,
-        bySource: { lakeformation_table: 1, lakeformation_partition: 1, redshift_serverless: 1 },
+        bySource: {
+          lakeformation_table: 1,
+          lakeformation_partition: 1,
+          redshift_serverless: 1,
+          lakeformation_location: 0,
+        },
       });
       await get('/v1/status?verbose=1').expect(400);
     });

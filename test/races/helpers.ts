@@ -62,6 +62,7 @@ export function fakeProviders(clock: ManualClock, lifetimeMs = 60 * MINUTE) {
     lakeformation_table: provider('lakeformation_table', s3),
     lakeformation_partition: provider('lakeformation_partition', s3),
     redshift_serverless: provider('redshift_serverless', { dbUser: 'u', dbPassword: 'p' }),
+    lakeformation_location: provider('lakeformation_location', s3),
   };
   return {
     providers,

@@ -7,6 +7,7 @@ import { partitionKey, redshiftKey, tableKey } from '../../src/cache/key.js';
 import { systemClock } from '../../src/clock.js';
 import { createUpstreamClients } from '../../src/providers/clients.js';
 import {
+  createLocationCredentialsProvider,
   createPartitionCredentialsProvider,
   createTableCredentialsProvider,
 } from '../../src/providers/lakeformation.js';
@@ -35,6 +36,7 @@ describe('credential engine against the emulator (real time, seconds-long creden
       lakeformation_table: createTableCredentialsProvider(clients.lakeFormation),
       lakeformation_partition: createPartitionCredentialsProvider(clients.lakeFormation),
       redshift_serverless: createRedshiftCredentialsProvider(clients.redshiftServerless),
+      lakeformation_location: createLocationCredentialsProvider(clients.lakeFormation),
     };
     const engine = createCredentialEngine({
       clock: systemClock,

@@ -40,6 +40,7 @@ function fakeProviders(clock: ManualClock, lifetimeMs: number) {
     lakeformation_table: provider('lakeformation_table', s3),
     lakeformation_partition: provider('lakeformation_partition', s3),
     redshift_serverless: provider('redshift_serverless', { dbUser: 'u', dbPassword: 'p' }),
+    lakeformation_location: provider('lakeformation_location', s3),
   };
   return { providers, calls };
 }
@@ -83,7 +84,12 @@ describe('housekeeping', () => {
     assert.deepEqual(reports[0], {
       at: Date.UTC(2026, 10, 24, 10, 0, 15),
       removed: 0,
-      entries: { lakeformation_table: 1, lakeformation_partition: 0, redshift_serverless: 1 },
+      entries: {
+        lakeformation_table: 1,
+        lakeformation_partition: 0,
+        redshift_serverless: 1,
+        lakeformation_location: 0,
+      },
     });
     clock.advance(45 * SECOND);
     assert.equal(reports.length, 4);

@@ -1204,6 +1204,7 @@ describe('regression: a client miss that joins a queued background refresh waits
         source: 'redshift_serverless' as const,
         fetch: (): Promise<IssuedCredentials<DatabaseCredentials>> => unused(),
       },
+      lakeformation_location: { source: 'lakeformation_location' as const, fetch: unused },
     };
     // One upstream call at a time, so the order in which waiting calls start is visible.
     const budget = new UpstreamBudget({ clock, maxConcurrent: 1, ratePerSecond: 1_000 });

@@ -21,15 +21,21 @@ import { type CacheEntry, type CacheResult, entryJson } from '../../cache/creden
 import {
   databaseCredentialsJson,
   iso,
+  locationCredentialsJson,
   s3CredentialsJson,
 } from '../../providers/credential-json.js';
-import type { DatabaseCredentials, S3Credentials } from '../../providers/types.js';
+import type {
+  DatabaseCredentials,
+  LocationCredentials,
+  S3Credentials,
+} from '../../providers/types.js';
 import { type Reply, reply } from './reply.js';
 
 export { iso };
 
 /**
- * - `lakeformation`: the Lake Formation API shape (`SessionToken`, `VendedS3Path`);
+ * - `lakeformation`: the Lake Formation API shape (`SessionToken`, `VendedS3Path`; for a data
+ *   location `AccessibleDataLocations` and `CredentialsScope`);
  * - `container`: the AWS container-credentials shape (`Token`), for `AWS_CONTAINER_CREDENTIALS_FULL_URI`;
  * - `redshift`: the Redshift Serverless shape;
  * - `iceberg`: the Iceberg REST `LoadCredentialsResponse`, one storage credential per
@@ -84,7 +90,9 @@ function render(entry: CacheEntry, format: Format, context: RenderContext): stri
       });
     }
     case 'lakeformation':
-      return s3CredentialsJson(issued.credentials as S3Credentials, issued.expiration);
+      return entry.key.source === 'lakeformation_location'
+        ? locationCredentialsJson(issued.credentials as LocationCredentials, issued.expiration)
+        : s3CredentialsJson(issued.credentials as S3Credentials, issued.expiration);
     case 'container': {
       const c = issued.credentials as S3Credentials;
       return JSON.stringify({

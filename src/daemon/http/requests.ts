@@ -1,13 +1,16 @@
 /**
  * A client's request → a canonical `CredentialKey`, or an `InvalidRequest` naming the field.
- * GET requests carry query parameters (repeated or comma lists, except partition `values`,
- * which are repeated only); POST requests carry the AWS request shape as JSON. The allow-list
- * is checked here, before anything reaches the cache.
+ * GET requests carry query parameters (repeated or comma lists, except partition `values` and
+ * `dataLocations`, which are repeated only: a partition value and an S3 key may hold a comma);
+ * POST requests carry the AWS request shape as JSON. The allow-list is checked here, before
+ * anything reaches the cache.
  */
 import {
+  type LocationKey,
   type PartitionKey,
   type RedshiftKey,
   type TableKey,
+  locationKey,
   partitionKey,
   redshiftKey,
   tableKey,
@@ -15,7 +18,7 @@ import {
 import { type AllowList, type Resource, allowList } from '../../config/allow-list.js';
 import { type Config, defaultDuration } from '../../config/config.js';
 import { FIELD_RULES, type Problem } from '../../providers/rules.js';
-import type { Source } from '../../providers/types.js';
+import type { CredentialsScope, Source } from '../../providers/types.js';
 import { ApiError, invalid } from './errors.js';
 
 export interface RequestRules {
@@ -60,8 +63,49 @@ function checkEach(field: string, values: readonly string[], problem: Problem<st
 
 function checkAllowed(rules: RequestRules, resource: Resource, field: string): void {
   const denied = rules.allow.denies(resource);
-  if (denied)
-    throw new ApiError('Forbidden', `${field}: not in the allow-list (allow.${denied.list})`);
+  if (!denied) return;
+  const given = resource.kind === 'location' ? `; given ${shown(resource.uri)}` : '';
+  throw new ApiError('Forbidden', `${field}: not in the allow-list (allow.${denied.list})${given}`);
+}
+
+const DEFAULT_CREDENTIALS_SCOPE: CredentialsScope = 'READ';
+
+/**
+ * The data-location fields of a request, checked (each location an S3 URI and allowed) and
+ * defaulted; `name` gives a field's name as the client spelled it.
+ */
+function checkLocationRequest(
+  fields: {
+    dataLocations: string[] | undefined;
+    credentialsScope: string | undefined;
+    durationSeconds: number | undefined;
+  },
+  name: (field: string) => string,
+  rules: RequestRules,
+): LocationKey {
+  if (fields.dataLocations === undefined) throw invalid(`${name('dataLocations')}: required`);
+  const dataLocations = check(
+    name('dataLocations'),
+    checkEach(name('dataLocations'), fields.dataLocations, FIELD_RULES.s3Uri.problem),
+    FIELD_RULES.dataLocations.problem,
+  );
+  for (const uri of dataLocations) {
+    checkAllowed(rules, { kind: 'location', uri }, name('dataLocations'));
+  }
+  const credentialsScope = check(
+    name('credentialsScope'),
+    fields.credentialsScope ?? DEFAULT_CREDENTIALS_SCOPE,
+    FIELD_RULES.credentialsScope.problem,
+  ) as CredentialsScope;
+  return locationKey({
+    dataLocations,
+    credentialsScope,
+    durationSeconds: check(
+      name('durationSeconds'),
+      fields.durationSeconds ?? rules.defaultDurationSeconds('lakeformation_location'),
+      FIELD_RULES.locationDuration.problem,
+    ),
+  });
 }
 
 /**
@@ -216,6 +260,29 @@ export function redshiftKeyFromQuery(params: URLSearchParams, rules: RequestRule
       dbName: query.one('dbName'),
       durationSeconds: query.integer('durationSeconds'),
     },
+    rules,
+  );
+}
+
+/**
+ * `dataLocations` is repeated, one location a parameter, never split at commas (an S3 key may
+ * hold one); a value holding `,s3://` is refused rather than taken as one odd key.
+ */
+export function locationKeyFromQuery(params: URLSearchParams, rules: RequestRules): LocationKey {
+  const query = new Query(params, ['dataLocations', 'credentialsScope', 'durationSeconds']);
+  const dataLocations = query.repeated('dataLocations');
+  if (dataLocations?.some((uri) => uri.includes(',s3://'))) {
+    throw invalid(
+      'dataLocations: repeat the parameter once per location (dataLocations=s3://…&dataLocations=s3://…); a comma list is not split, since an S3 key may hold a comma',
+    );
+  }
+  return checkLocationRequest(
+    {
+      dataLocations,
+      credentialsScope: query.one('credentialsScope'),
+      durationSeconds: query.integer('durationSeconds'),
+    },
+    (field) => field,
     rules,
   );
 }
@@ -466,4 +533,24 @@ export function icebergKeyFromPath(
     `arn:aws:glue:${region}:${path.catalogId}:table/${path.namespace}/${path.table}`,
   );
   return icebergKeyFromQuery(params, rules);
+}
+
+/** The AWS shape of GetTemporaryDataLocationCredentials; `AuditContext` is taken, never keyed. */
+export function locationKeyFromBody(json: unknown, rules: RequestRules): LocationKey {
+  const body = new Body(bodyObject(json), [
+    'DataLocations',
+    'CredentialsScope',
+    'DurationSeconds',
+    'AuditContext',
+  ]);
+  body.object('AuditContext', ['AdditionalAuditContext'])?.string('AdditionalAuditContext');
+  return checkLocationRequest(
+    {
+      dataLocations: body.strings('DataLocations'),
+      credentialsScope: body.string('CredentialsScope'),
+      durationSeconds: body.integer('DurationSeconds'),
+    },
+    (field) => `${field.charAt(0).toUpperCase()}${field.slice(1)}`,
+    rules,
+  );
 }

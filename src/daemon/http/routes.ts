@@ -18,6 +18,8 @@ import {
   type RequestRules,
   icebergKeyFromPath,
   icebergKeyFromQuery,
+  locationKeyFromBody,
+  locationKeyFromQuery,
   partitionKeyFromBody,
   partitionKeyFromQuery,
   redshiftKeyFromQuery,
@@ -73,6 +75,7 @@ export const ROUTE_PATTERNS = {
   table: '/v1/lakeformation/table-credentials',
   partition: '/v1/lakeformation/partition-credentials',
   redshift: '/v1/redshift-serverless/credentials',
+  location: '/v1/lakeformation/location-credentials',
   target: '/v1/targets/:name',
   targetRefresh: '/v1/targets/:name/refresh',
   status: '/v1/status',
@@ -172,6 +175,7 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
   const redshiftFromQuery = memoized(redshiftKeyFromQuery);
   const icebergFromQuery = memoized(icebergKeyFromQuery);
   const s3FromQuery = memoized((params) => s3LocationFromQuery(params), LAKE_FORMATION_FORMATS);
+  const locationFromQuery = memoized(locationKeyFromQuery, LAKE_FORMATION_FORMATS);
   const fromQuery = <K extends CredentialKey>(
     parsed: (rawQuery: string) => Asked<K>,
     format: Format,
@@ -292,6 +296,15 @@ export function buildRoutes(deps: ApiDependencies): Route[] {
       auth: true,
       methods: {
         GET: fromQuery(redshiftFromQuery, 'redshift'),
+      },
+    },
+    {
+      pattern: ROUTE_PATTERNS.location,
+      auth: true,
+      methods: {
+        GET: fromQuery(locationFromQuery, 'lakeformation'),
+        POST: (context) =>
+          credential(locationKeyFromBody(context.body, rules()), 'lakeformation', context),
       },
     },
     {
