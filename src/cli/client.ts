@@ -136,8 +136,8 @@ export function checkConfig(checked: Preflight): string[] {
   const allow = config.allow;
   lines.push(
     allow === undefined
-      ? 'allow: every table and workgroup (no allow-list)'
-      : `allow: tables ${allow.tables?.join(', ') ?? '(all)'}; workgroups ${allow.workgroups?.join(', ') ?? '(all)'}; custom domains ${allow.customDomains?.join(', ') ?? (allow.workgroups ? '(none)' : '(all)')}`,
+      ? 'allow: every table, workgroup and data location (no allow-list)'
+      : `allow: tables ${allow.tables?.join(', ') ?? '(all)'}; workgroups ${allow.workgroups?.join(', ') ?? '(all)'}; custom domains ${allow.customDomains?.join(', ') ?? (allow.workgroups ? '(none)' : '(all)')}; data locations ${allow.locations?.join(', ') ?? (allow.tables ? '(none)' : '(all)')}`,
   );
   lines.push(`targets: ${config.targets.length}`);
   for (const target of config.targets) {
