@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { CacheEntry } from '../../src/cache/credential-cache.js';
 import { keyFromId, locationKey, sourceOfId } from '../../src/cache/key.js';
 import { awsConfig } from '../../src/cli/aws-config.js';
 import { checkConfig } from '../../src/cli/client.js';
@@ -19,6 +20,7 @@ import { allowList } from '../../src/config/allow-list.js';
 import { ConfigError, buildConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/daemon/logger.js';
 import { type Daemon, startDaemon } from '../../src/daemon/main.js';
+import { Renderings } from '../../src/daemon/http/render.js';
 import { ApiError } from '../../src/daemon/http/errors.js';
 import {
   type RequestRules,
@@ -372,6 +374,41 @@ describe('lakeformation_location: the configured target', () => {
       }),
     );
     assert.deepEqual(credentialFromJson('lakeformation_location', text ?? ''), issued.credentials);
+  });
+});
+
+describe('lakeformation_location: rendering an entry kept as an object (a fake provider)', () => {
+  it('answers the location shape, and the container shape for a target', () => {
+    const entry: CacheEntry = {
+      key: locationKey({ dataLocations: [SALES], credentialsScope: 'READ', durationSeconds: 900 }),
+      issued: {
+        credentials: {
+          accessKeyId: 'ASIA1',
+          secretAccessKey: 'secret',
+          sessionToken: 'token',
+          accessibleDataLocations: [SALES],
+          credentialsScope: 'READ',
+        },
+        expiration: Date.UTC(2026, 10, 23, 7, 14, 29),
+      },
+      storedAt: 0,
+      generation: 0,
+    };
+    const renderings = new Renderings();
+    assert.deepEqual(JSON.parse(String(renderings.reply(entry, 'lakeformation', 'miss').body)), {
+      AccessKeyId: 'ASIA1',
+      SecretAccessKey: 'secret',
+      SessionToken: 'token',
+      Expiration: '2026-11-23T07:14:29.000Z',
+      AccessibleDataLocations: [SALES],
+      CredentialsScope: 'READ',
+    });
+    assert.deepEqual(JSON.parse(String(renderings.reply(entry, 'container', 'miss').body)), {
+      AccessKeyId: 'ASIA1',
+      SecretAccessKey: 'secret',
+      Token: 'token',
+      Expiration: '2026-11-23T07:14:29.000Z',
+    });
   });
 });
 
