@@ -41,6 +41,26 @@ const TOKEN = 'test-token-0123456789abcdef';
 
 const RULES: RequestRules = requestRules(buildConfig({}));
 
+/** One data-location credential as a provider issues it, and as the route answers it. */
+const ISSUED = {
+  credentials: {
+    accessKeyId: 'ASIA1',
+    secretAccessKey: 'secret',
+    sessionToken: 'token',
+    accessibleDataLocations: [SALES],
+    credentialsScope: 'READ',
+  },
+  expiration: Date.UTC(2026, 10, 23, 7, 14, 29),
+};
+const ANSWER = {
+  AccessKeyId: 'ASIA1',
+  SecretAccessKey: 'secret',
+  SessionToken: 'token',
+  Expiration: '2026-11-23T07:14:29.000Z',
+  AccessibleDataLocations: [SALES],
+  CredentialsScope: 'READ',
+};
+
 const search = (params: Record<string, string | string[]>) => {
   const query = new URLSearchParams();
   for (const [name, value] of Object.entries(params)) {
@@ -351,28 +371,9 @@ describe('lakeformation_location: the configured target', () => {
   });
 
   it("keeps the answer as one JSON text in AWS's shape, and reads it back", () => {
-    const issued = {
-      credentials: {
-        accessKeyId: 'ASIA1',
-        secretAccessKey: 'secret',
-        sessionToken: 'token',
-        accessibleDataLocations: [SALES],
-        credentialsScope: 'READ',
-      },
-      expiration: Date.UTC(2026, 10, 23, 7, 14, 29),
-    };
+    const issued = ISSUED;
     const text = credentialJson('lakeformation_location', issued);
-    assert.equal(
-      text,
-      JSON.stringify({
-        AccessKeyId: 'ASIA1',
-        SecretAccessKey: 'secret',
-        SessionToken: 'token',
-        Expiration: '2026-11-23T07:14:29.000Z',
-        AccessibleDataLocations: [SALES],
-        CredentialsScope: 'READ',
-      }),
-    );
+    assert.equal(text, JSON.stringify(ANSWER));
     assert.deepEqual(credentialFromJson('lakeformation_location', text ?? ''), issued.credentials);
   });
 });
@@ -381,28 +382,15 @@ describe('lakeformation_location: rendering an entry kept as an object (a fake p
   it('answers the location shape, and the container shape for a target', () => {
     const entry: CacheEntry = {
       key: locationKey({ dataLocations: [SALES], credentialsScope: 'READ', durationSeconds: 900 }),
-      issued: {
-        credentials: {
-          accessKeyId: 'ASIA1',
-          secretAccessKey: 'secret',
-          sessionToken: 'token',
-          accessibleDataLocations: [SALES],
-          credentialsScope: 'READ',
-        },
-        expiration: Date.UTC(2026, 10, 23, 7, 14, 29),
-      },
+      issued: ISSUED,
       storedAt: 0,
       generation: 0,
     };
     const renderings = new Renderings();
-    assert.deepEqual(JSON.parse(String(renderings.reply(entry, 'lakeformation', 'miss').body)), {
-      AccessKeyId: 'ASIA1',
-      SecretAccessKey: 'secret',
-      SessionToken: 'token',
-      Expiration: '2026-11-23T07:14:29.000Z',
-      AccessibleDataLocations: [SALES],
-      CredentialsScope: 'READ',
-    });
+    assert.deepEqual(
+      JSON.parse(String(renderings.reply(entry, 'lakeformation', 'miss').body)),
+      ANSWER,
+    );
     assert.deepEqual(JSON.parse(String(renderings.reply(entry, 'container', 'miss').body)), {
       AccessKeyId: 'ASIA1',
       SecretAccessKey: 'secret',
