@@ -28,6 +28,7 @@ export const benchTableArn = (name: string): string =>
  * Serverless workgroup (five targets: three tables, one partition, one workgroup).
  */
 export function targetsYaml(count: number): string {
+  if (count === 0) return 'targets: []\n';
   const lines = ['targets:'];
   for (let i = 0; i < count; i++) {
     const name = `t${String(i).padStart(3, '0')}`;

@@ -99,12 +99,13 @@ async function throughCredcache(
   token: string,
   files: readonly string[],
   seconds: number,
+  /** Table calls counted before the reader's first request (the lookup of the table's path). */
+  before: number,
 ): Promise<ReaderResult> {
   const daemon = new KeepAliveClient(daemonUrl, 1);
   const clients = new Map<string, S3Client>();
   const failures: string[] = [];
   let bytesRead = 0;
-  const before = await tableCalls(emulatorUrl);
   const started = performance.now();
   try {
     for (const [i, file] of files.entries()) {
@@ -227,17 +228,12 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
   const daemonUrl = `http://127.0.0.1:${port}`;
   let cached: ReaderResult | undefined;
   let direct: ReaderResult | undefined;
-  let vended = '';
+  let vended: string | undefined;
   try {
     await firstOk(port, '/healthz', daemon);
-    // The table's data location, as Lake Formation names it, and its files.
-    const first = (await jsonCall(
-      emulator.url,
-      'POST',
-      '/GetTemporaryGlueTableCredentials',
-      undefined,
-    ).catch(() => undefined)) as undefined;
-    void first;
+    // The table's data location, as Lake Formation names it, and its files. That first request
+    // loads the table's credential: it counts as the reader's.
+    const before = await tableCalls(emulator.url);
     const tableAnswer = new KeepAliveClient(daemonUrl, 1);
     const answer = await tableAnswer.send({
       method: 'GET',
@@ -264,7 +260,14 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
       if (!response.ok) throw new Error(`seeding ${file}: ${response.status}`);
     }
     context.progress(`through credcache: ${files.length} file opens over ${options.seconds} s`);
-    cached = await throughCredcache(daemonUrl, emulator.url, space.token, files, options.seconds);
+    cached = await throughCredcache(
+      daemonUrl,
+      emulator.url,
+      space.token,
+      files,
+      options.seconds,
+      before,
+    );
     context.progress(`per-file-open client: ${files.length} file opens`);
     direct = await perFileOpen(emulator.url, files);
   } finally {
@@ -300,7 +303,7 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
       measure: 'Upstream calls per distinct credential the reader was handed',
       result: (cached.upstreamCalls / Math.max(1, cached.distinctCredentials)).toFixed(2),
       baseline: '1.00 (every call a credential used for one file)',
-      target: '≤ 1.5 (a call in flight at the end may not have been handed out yet)',
+      target: '≤ 1.5 (a refresh at the very end may not have been handed out yet)',
       met: cached.upstreamCalls <= Math.max(1, cached.distinctCredentials) * 1.5,
     },
   ];
@@ -327,7 +330,14 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
     findings: [
       renderTargetTable(rows),
       renderTable(
-        ['Reader', 'File opens', 'Upstream calls', 'Credentials handed out', 'Bytes read', 'Seconds'],
+        [
+          'Reader',
+          'File opens',
+          'Upstream calls',
+          'Credentials handed out',
+          'Bytes read',
+          'Seconds',
+        ],
         [cached, direct].map((result, i) => [
           i === 0 ? 'through credcache' : 'per file open (Lake Formation each time)',
           options.files.toLocaleString('en'),
@@ -340,7 +350,7 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
       ),
       checksOrProblems(
         problems,
-        `Every file was read with the credential its reader got (${vended} and below).`,
+        `Every file was read with the credential its reader got (${vended ?? '?'} and below).`,
       ),
     ],
     failed: problems.length > 0,
