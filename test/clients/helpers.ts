@@ -129,6 +129,7 @@ export function runProcess(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
+  options: { readonly cwd?: string } = {},
 ): Promise<CliResult> {
   const startedAt = Date.now();
   return new Promise((resolve, reject) => {
@@ -137,6 +138,7 @@ export function runProcess(
       args,
       {
         env,
+        ...(options.cwd !== undefined && { cwd: options.cwd }),
         timeout: timeoutMs,
         killSignal: 'SIGKILL',
         maxBuffer: 32 * 1024 * 1024,
