@@ -1,16 +1,21 @@
 /**
  * The fourth source, `lakeformation_location` (GetTemporaryDataLocationCredentials), from the
  * request to the answer: the key's canonical form, request parsing and its errors, the
- * allow-list, the configured target, and the provider and daemon through the real SDK client.
+ * allow-list, the configured target, and the provider and daemon through the real SDK client
+ * against the built-in emulator over loopback HTTP (`useEmulator`, `useDaemon`). What was sent
+ * is read back from the emulator: the scope and audit context it remembered for the credential
+ * it issued, and its call counts.
  *
- * STAND-IN: the built-in emulator does not serve GetTemporaryDataLocationCredentials yet, so the
- * upstream tests here run against `startStandIn`, a tiny restJson1 handler on 127.0.0.1 that
- * answers POST /GetTemporaryDataLocationCredentials in AWS's wire shape (and errors as
- * `x-amzn-errortype`). Once the emulator has the operation, point these tests at it
- * (`useEmulator` / `useDaemon`) and delete the stand-in.
+ * The locations are the emulator's data-bucket layout (docs/emulator.md): SALES is the location
+ * `vendedS3Path` gives table lake/sales, ORDERS a folder under it; the emulator refuses any
+ * location that lies under no table's location.
+ *
+ * One stand-in handler remains, `answerWithoutCredentials`: an AWS answer that leaves out
+ * `Credentials` is something the emulator (rightly) never sends, so that one case is served by
+ * a few lines of restJson1 on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
-import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CacheEntry } from '../../src/cache/credential-cache.js';
 import { keyFromId, locationKey, sourceOfId } from '../../src/cache/key.js';
@@ -18,8 +23,6 @@ import { awsConfig } from '../../src/cli/aws-config.js';
 import { checkConfig } from '../../src/cli/client.js';
 import { allowList } from '../../src/config/allow-list.js';
 import { ConfigError, buildConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/daemon/logger.js';
-import { type Daemon, startDaemon } from '../../src/daemon/main.js';
 import { Renderings } from '../../src/daemon/http/render.js';
 import { ApiError } from '../../src/daemon/http/errors.js';
 import {
@@ -29,15 +32,22 @@ import {
   requestRules,
 } from '../../src/daemon/http/requests.js';
 import { targetKey } from '../../src/daemon/targets.js';
+import { vendedS3Path } from '../../src/emulator/locations.js';
 import { type UpstreamClients, createUpstreamClients } from '../../src/providers/clients.js';
 import { credentialFromJson, credentialJson } from '../../src/providers/credential-json.js';
 import { UpstreamError } from '../../src/providers/errors.js';
 import { createLocationCredentialsProvider } from '../../src/providers/lakeformation.js';
+import { TOKEN, useDaemon } from '../support/daemon.js';
+import { PLACEHOLDER_CREDENTIALS, useEmulator } from '../support/emulator.js';
 
-const SALES = 's3://lake-123456789012/sales/';
-const ORDERS = 's3://lake-123456789012/sales/orders/';
-const PLACEHOLDER = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'stand-in-secret-key' };
-const TOKEN = 'test-token-0123456789abcdef';
+/** The emulator's data bucket of account 123456789012 in us-east-1. */
+const BUCKET = 's3://emulator-123456789012-us-east-1';
+const SALES_TABLE_ARN = 'arn:aws:glue:us-east-1:123456789012:table/lake/sales';
+/** Table lake/sales's location, as `vendedS3Path` gives it (checked below). */
+const SALES = `${BUCKET}/lake/sales/`;
+const ORDERS = `${SALES}orders/`;
+/** Another table's location in the same bucket: outside `${SALES}*`. */
+const HR = `${BUCKET}/lake/hr/`;
 
 const RULES: RequestRules = requestRules(buildConfig({}));
 
@@ -78,78 +88,6 @@ function refused(call: () => unknown, code: string, message: RegExp): void {
   });
 }
 
-// ---- a stand-in for the emulator's GetTemporaryDataLocationCredentials ----
-
-interface StandIn {
-  readonly url: string;
-  /** The JSON bodies received, in order. */
-  readonly received: Record<string, unknown>[];
-  /** The next answers' AWS error name (status 400), or undefined to answer credentials. */
-  failWith: string | undefined;
-  /** Leave `Credentials` out of the next answers. */
-  withoutCredentials: boolean;
-  close(): Promise<void>;
-}
-
-async function startStandIn(): Promise<StandIn> {
-  let issued = 0;
-  const standIn = {
-    received: [] as Record<string, unknown>[],
-    failWith: undefined as string | undefined,
-    withoutCredentials: false,
-  };
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      if (req.method !== 'POST' || req.url !== '/GetTemporaryDataLocationCredentials') {
-        res.writeHead(404, { 'x-amzn-errortype': 'UnknownOperationException' }).end('{}');
-        return;
-      }
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<
-        string,
-        unknown
-      >;
-      standIn.received.push(body);
-      if (standIn.failWith !== undefined) {
-        res
-          .writeHead(400, {
-            'content-type': 'application/json',
-            'x-amzn-errortype': standIn.failWith,
-          })
-          .end(JSON.stringify({ Message: 'stand-in refusal' }));
-        return;
-      }
-      issued += 1;
-      const duration = typeof body.DurationSeconds === 'number' ? body.DurationSeconds : 3600;
-      const answer = {
-        ...(!standIn.withoutCredentials && {
-          Credentials: {
-            AccessKeyId: `ASIASTANDIN${issued}`,
-            SecretAccessKey: `stand-in-secret-${issued}`,
-            SessionToken: `stand-in-token-${issued}`,
-            // restJson1 timestamps are epoch seconds.
-            Expiration: Math.floor(Date.now() / 1000) + duration,
-          },
-        }),
-        AccessibleDataLocations: body.DataLocations,
-        CredentialsScope: body.CredentialsScope ?? 'READ',
-      };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return Object.assign(standIn, {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  });
-}
-
 // ---- unit: the key, requests, the allow-list, the configuration ----
 
 describe('lakeformation_location: the key', () => {
@@ -162,7 +100,7 @@ describe('lakeformation_location: the key', () => {
   });
 
   it('keeps exact strings: s3://b/p and s3://b/p/ are two keys', () => {
-    assert.notEqual(key(['s3://lake/p']).id, key(['s3://lake/p/']).id);
+    assert.notEqual(key([SALES.slice(0, -1)]).id, key([SALES]).id);
   });
 
   it('keys the scope and the duration', () => {
@@ -203,7 +141,7 @@ describe('lakeformation_location: requests', () => {
   });
 
   it('never splits at a comma (an S3 key may hold one), and refuses what looks like a comma list', () => {
-    const comma = 's3://lake-123456789012/a,b/';
+    const comma = `${SALES}a,b/`;
     assert.deepEqual(
       locationKeyFromQuery(search({ dataLocations: comma }), RULES).request.dataLocations,
       [comma],
@@ -278,21 +216,15 @@ describe('lakeformation_location: requests', () => {
 
 describe('lakeformation_location: allow.locations', () => {
   it('admits a location matching one pattern, refuses the others naming the location', () => {
-    const rules = requestRules(
-      buildConfig({ allow: { locations: ['s3://lake-123456789012/sales/*'] } }),
-    );
+    const rules = requestRules(buildConfig({ allow: { locations: [`${SALES}*`] } }));
     assert.ok(locationKeyFromQuery(search({ dataLocations: [SALES, ORDERS] }), rules));
     refused(
-      () =>
-        locationKeyFromQuery(
-          search({ dataLocations: [SALES, 's3://lake-123456789012/hr/'] }),
-          rules,
-        ),
+      () => locationKeyFromQuery(search({ dataLocations: [SALES, HR] }), rules),
       'Forbidden',
-      /^dataLocations: not in the allow-list \(allow\.locations\); given "s3:\/\/lake-123456789012\/hr\/"$/,
+      /^dataLocations: not in the allow-list \(allow\.locations\); given "s3:\/\/emulator-123456789012-us-east-1\/lake\/hr\/"$/,
     );
     refused(
-      () => locationKeyFromBody({ DataLocations: ['s3://lake-123456789012/sales'] }, rules),
+      () => locationKeyFromBody({ DataLocations: [SALES.slice(0, -1)] }, rules),
       'Forbidden',
       /^DataLocations: not in the allow-list/,
     );
@@ -348,7 +280,7 @@ describe('lakeformation_location: the configured target', () => {
       () =>
         buildConfig({
           allow: { locations: [`${SALES}*`] },
-          targets: [{ ...target, dataLocations: [SALES, 's3://lake-123456789012/hr/'] }],
+          targets: [{ ...target, dataLocations: [SALES, HR] }],
         }),
       (error: unknown) => {
         assert.ok(error instanceof ConfigError, String(error));
@@ -400,23 +332,49 @@ describe('lakeformation_location: rendering an entry kept as an object (a fake p
   });
 });
 
-// ---- upstream: the provider and the daemon, against the stand-in ----
+// ---- upstream: the provider and the daemon, against the built-in emulator ----
 
-describe('lakeformation_location: the provider (against the stand-in)', () => {
-  let standIn: StandIn;
+/** What the emulator remembers of a credential it issued (`GET /_emulator/credentials/{id}`). */
+interface Remembered {
+  operation: string;
+  scope: Record<string, unknown>;
+  auditContext: string | null;
+  expiration: string;
+}
+
+const LOCATION_CALLS = 'GetTemporaryDataLocationCredentials';
+
+/** The emulator's count of GetTemporaryDataLocationCredentials calls (`GET /_emulator/calls`). */
+function locationCalls(answer: { status: number; body: unknown }): number {
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  const { byOperation } = answer.body as { byOperation: Record<string, number> };
+  return byOperation[LOCATION_CALLS] ?? assert.fail(`no count of ${LOCATION_CALLS}`);
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => assert.fail('expected a refusal'),
+    (error: unknown) => error,
+  );
+}
+
+describe('lakeformation_location: the provider (against the emulator)', () => {
+  const emulator = useEmulator();
   let clients: UpstreamClients;
-  beforeEach(async () => {
-    standIn = await startStandIn();
+  beforeEach(() => {
     clients = createUpstreamClients({
       region: 'us-east-1',
-      lakeFormationEndpoint: standIn.url,
-      credentials: PLACEHOLDER,
+      lakeFormationEndpoint: emulator.current.url,
+      credentials: PLACEHOLDER_CREDENTIALS,
       maxAttempts: 1,
     });
   });
-  afterEach(async () => {
-    clients.destroy();
-    await standIn.close();
+  afterEach(() => clients.destroy());
+
+  const calls = async () => locationCalls(await emulator.control('calls'));
+
+  it('uses locations the emulator accepts: SALES is the location of table lake/sales', () => {
+    assert.deepEqual(vendedS3Path(SALES_TABLE_ARN), [SALES]);
   });
 
   it('sends DataLocations, CredentialsScope, DurationSeconds and the audit context; answers the credential with what AWS said', async () => {
@@ -429,86 +387,122 @@ describe('lakeformation_location: the provider (against the stand-in)', () => {
       credentialsScope: 'READWRITE',
       durationSeconds: 1800,
     });
-    assert.deepEqual(standIn.received, [
-      {
-        DataLocations: [ORDERS, SALES],
-        CredentialsScope: 'READWRITE',
-        DurationSeconds: 1800,
-        AuditContext: { AdditionalAuditContext: 'credcache-test' },
-      },
-    ]);
+    assert.equal(await calls(), 1);
+    // What the emulator received, as it remembers the credential it issued for it.
+    const { accessKeyId } = issued.credentials;
+    const described = await emulator.control(`credentials/${encodeURIComponent(accessKeyId)}`);
+    assert.equal(described.status, 200, JSON.stringify(described.body));
+    const remembered = described.body as Remembered;
+    assert.equal(remembered.operation, LOCATION_CALLS);
+    assert.deepEqual(remembered.scope, {
+      DataLocations: [ORDERS, SALES],
+      CredentialsScope: 'READWRITE',
+      DurationSeconds: 1800,
+    });
+    assert.equal(remembered.auditContext, 'credcache-test');
+    // The answer is exactly the credential the emulator issued, with its locations and scope.
+    const secrets = emulator.current.state.lookup(accessKeyId) ?? assert.fail('not issued');
+    assert.match(accessKeyId, /^ASIA[A-Z2-7]{16}$/);
     assert.deepEqual(issued.credentials, {
-      accessKeyId: 'ASIASTANDIN1',
-      secretAccessKey: 'stand-in-secret-1',
-      sessionToken: 'stand-in-token-1',
+      accessKeyId,
+      secretAccessKey: secrets.secretAccessKey,
+      sessionToken: secrets.sessionToken,
       accessibleDataLocations: [ORDERS, SALES],
       credentialsScope: 'READWRITE',
     });
+    assert.equal(new Date(issued.expiration).toISOString(), remembered.expiration);
     assert.ok(Math.abs(issued.expiration - (Date.now() + 1_800_000)) < 5_000);
   });
 
-  it('classifies AWS errors like the other calls, and refuses an answer without Credentials', async () => {
+  it('classifies AWS errors like the other calls: a fault, and a location under no table', async () => {
     const provider = createLocationCredentialsProvider(clients.lakeFormation);
     const request = {
       dataLocations: [SALES],
       credentialsScope: 'READ' as const,
       durationSeconds: 900,
     };
-    standIn.failWith = 'AccessDeniedException';
-    const denied = await provider.fetch(request).then(
-      () => assert.fail('expected a refusal'),
-      (error: unknown) => error,
-    );
+    const fault = await emulator.control('faults', {
+      operation: LOCATION_CALLS,
+      mode: 'error',
+      errorType: 'AccessDeniedException',
+    });
+    assert.equal(fault.status, 200, JSON.stringify(fault.body));
+    const denied = await rejection(provider.fetch(request));
     assert.ok(denied instanceof UpstreamError, String(denied));
     assert.equal(denied.kind, 'AccessDenied');
+    assert.equal(denied.awsName, 'AccessDeniedException');
+    assert.equal(denied.httpStatus, 403);
     assert.equal(denied.evict, true);
-    standIn.failWith = undefined;
-    standIn.withoutCredentials = true;
-    const empty = await provider.fetch(request).then(
-      () => assert.fail('expected a refusal'),
-      (error: unknown) => error,
+    await emulator.control('faults', { operation: LOCATION_CALLS, mode: 'ok' });
+    // The emulator's own refusal: a bucket that is no data bucket lies under no table.
+    const outside = await rejection(
+      provider.fetch({ ...request, dataLocations: ['s3://other-bucket/x/'] }),
     );
-    assert.ok(empty instanceof UpstreamError, String(empty));
-    assert.equal(empty.awsName, 'InvalidResponse');
+    assert.ok(outside instanceof UpstreamError, String(outside));
+    assert.equal(outside.kind, 'AccessDenied');
+    assert.match(outside.message, /it lies under no table's location/);
+    assert.equal(await calls(), 2);
   });
 });
 
-describe('lakeformation_location: the daemon (against the stand-in)', function () {
-  this.timeout(15_000);
-  let standIn: StandIn;
-  let daemon: Daemon;
-
-  beforeEach(async () => {
-    standIn = await startStandIn();
-    daemon = await startDaemon({
-      config: buildConfig({
-        listen: '127.0.0.1:0',
-        auth: { token: TOKEN },
-        upstream: { region: 'us-east-1', maxAttempts: 1 },
-        allow: { locations: ['s3://lake-123456789012/*'] },
-        targets: [
-          {
-            name: 'sales-files',
-            source: 'lakeformation_location',
-            dataLocations: [SALES],
-            credentialsScope: 'READWRITE',
-          },
-        ],
-        log: { level: 'silent' },
-      }),
-      upstream: {
-        kind: 'stand-in',
-        url: standIn.url,
-        region: 'us-east-1',
-        credentials: PLACEHOLDER,
-      },
-      logger: createLogger('silent'),
-      env: {},
+describe('lakeformation_location: an answer without Credentials (the one stand-in)', () => {
+  // The only hand-made upstream in this file: AWS's model makes `Credentials` optional, so an
+  // answer without it must be refused as InvalidResponse, but the emulator always sends it.
+  // This handler answers POST /GetTemporaryDataLocationCredentials with status 200 and
+  // everything but `Credentials`.
+  let url = '';
+  const received: string[] = [];
+  const answerWithoutCredentials = createServer((req, res) => {
+    req.resume().on('end', () => {
+      received.push(`${req.method} ${req.url}`);
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ AccessibleDataLocations: [SALES], CredentialsScope: 'READ' }));
     });
   });
-  afterEach(async () => {
-    await daemon.shutdown();
-    await standIn.close();
+  before(async () => {
+    await new Promise<void>((resolve) => answerWithoutCredentials.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(answerWithoutCredentials.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    answerWithoutCredentials.closeAllConnections();
+    await new Promise<void>((resolve) => answerWithoutCredentials.close(() => resolve()));
+  });
+
+  it('refuses it as InvalidResponse', async () => {
+    const clients = createUpstreamClients({
+      region: 'us-east-1',
+      lakeFormationEndpoint: url,
+      credentials: PLACEHOLDER_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    try {
+      const provider = createLocationCredentialsProvider(clients.lakeFormation);
+      const empty = await rejection(
+        provider.fetch({ dataLocations: [SALES], credentialsScope: 'READ', durationSeconds: 900 }),
+      );
+      assert.ok(empty instanceof UpstreamError, String(empty));
+      assert.equal(empty.awsName, 'InvalidResponse');
+      assert.deepEqual(received, ['POST /GetTemporaryDataLocationCredentials']);
+    } finally {
+      clients.destroy();
+    }
+  });
+});
+
+describe('lakeformation_location: the daemon (against the emulator)', function () {
+  this.timeout(15_000);
+  const daemon = useDaemon({
+    upstream: { region: 'us-east-1', maxAttempts: 1 },
+    allow: { locations: [`${BUCKET}/*`] },
+    targets: [
+      {
+        name: 'sales-files',
+        source: 'lakeformation_location',
+        dataLocations: [SALES],
+        credentialsScope: 'READWRITE',
+      },
+    ],
   });
 
   const ask = async (path: string, init: RequestInit = {}) => {
@@ -522,6 +516,14 @@ describe('lakeformation_location: the daemon (against the stand-in)', function (
       cacheControl: response.headers.get('cache-control'),
       body: (await response.json()) as Record<string, unknown>,
     };
+  };
+  const calls = async () => locationCalls(await daemon.control('calls'));
+  const remembered = async (accessKeyId: unknown) => {
+    const described = await daemon.control(
+      `credentials/${encodeURIComponent(String(accessKeyId))}`,
+    );
+    assert.equal(described.status, 200, JSON.stringify(described.body));
+    return described.body as Remembered;
   };
 
   it('GET answers the Lake Formation shape with AccessibleDataLocations and CredentialsScope, then from the cache', async () => {
@@ -541,6 +543,20 @@ describe('lakeformation_location: the daemon (against the stand-in)', function (
     assert.match(String(first.body.Expiration), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     assert.deepEqual(first.body.AccessibleDataLocations, [SALES, ORDERS]);
     assert.equal(first.body.CredentialsScope, 'READ');
+    // The emulator issued it for the canonical request, with the configured audit context.
+    const issued = await remembered(first.body.AccessKeyId);
+    assert.deepEqual(issued.scope, {
+      DataLocations: [SALES, ORDERS],
+      CredentialsScope: 'READ',
+      DurationSeconds: 3600,
+    });
+    assert.equal(issued.auditContext, 'credcache');
+    assert.equal(first.body.Expiration, issued.expiration);
+    const secrets =
+      daemon.current.emulator.state.lookup(String(first.body.AccessKeyId)) ??
+      assert.fail('not issued');
+    assert.equal(first.body.SecretAccessKey, secrets.secretAccessKey);
+    assert.equal(first.body.SessionToken, secrets.sessionToken);
     // The same locations in another order, by POST in the AWS shape: the same entry.
     const again = await ask('/v1/lakeformation/location-credentials', {
       method: 'POST',
@@ -551,24 +567,26 @@ describe('lakeformation_location: the daemon (against the stand-in)', function (
     assert.equal(again.result, 'hit');
     assert.equal(again.body.AccessKeyId, first.body.AccessKeyId);
     // The target's load, then this one.
-    assert.equal(standIn.received.length, 2);
+    assert.equal(await calls(), 2);
   });
 
   it('refuses a location outside allow.locations with 403 naming the field, before any upstream call', async () => {
-    const calls = standIn.received.length;
+    // A location the emulator would serve (another region's data bucket), so only the
+    // allow-list stands between it and an upstream call.
+    const elsewhere = 's3://emulator-123456789012-eu-west-1/lake/sales/';
+    const callsBefore = await calls();
     const answer = await ask(
-      `/v1/lakeformation/location-credentials?dataLocations=${encodeURIComponent('s3://other-bucket/x/')}`,
+      `/v1/lakeformation/location-credentials?dataLocations=${encodeURIComponent(elsewhere)}`,
     );
     assert.equal(answer.status, 403);
     assert.deepEqual(answer.body, {
       error: {
         code: 'Forbidden',
-        message:
-          'dataLocations: not in the allow-list (allow.locations); given "s3://other-bucket/x/"',
+        message: `dataLocations: not in the allow-list (allow.locations); given "${elsewhere}"`,
         retryable: false,
       },
     });
-    assert.equal(standIn.received.length, calls);
+    assert.equal(await calls(), callsBefore);
   });
 
   it('serves the target as container credentials, and counts it under source="lakeformation_location"', async () => {
@@ -580,12 +598,15 @@ describe('lakeformation_location: the daemon (against the stand-in)', function (
       'Token',
       'Expiration',
     ]);
-    assert.deepEqual(standIn.received[0], {
+    const issued = await remembered(target.body.AccessKeyId);
+    assert.equal(issued.operation, LOCATION_CALLS);
+    assert.deepEqual(issued.scope, {
       DataLocations: [SALES],
       CredentialsScope: 'READWRITE',
       DurationSeconds: 3600,
-      AuditContext: { AdditionalAuditContext: 'credcache' },
     });
+    assert.equal(issued.auditContext, 'credcache');
+    assert.equal(await calls(), 1);
     const status = await ask('/v1/status');
     assert.deepEqual((status.body.cache as { bySource: unknown }).bySource, {
       lakeformation_table: 0,
@@ -606,11 +627,18 @@ describe('lakeformation_location: the daemon (against the stand-in)', function (
   });
 
   it('maps an upstream refusal like the other routes (403 UpstreamAccessDenied)', async () => {
-    standIn.failWith = 'AccessDeniedException';
+    const fault = await daemon.control('faults', {
+      operation: LOCATION_CALLS,
+      mode: 'error',
+      errorType: 'AccessDeniedException',
+    });
+    assert.equal(fault.status, 200, JSON.stringify(fault.body));
+    const callsBefore = await calls();
     const answer = await ask(
       `/v1/lakeformation/location-credentials?dataLocations=${encodeURIComponent(ORDERS)}&durationSeconds=900`,
     );
     assert.equal(answer.status, 403);
     assert.equal((answer.body.error as { code: string }).code, 'UpstreamAccessDenied');
+    assert.equal(await calls(), callsBefore + 1);
   });
 });
