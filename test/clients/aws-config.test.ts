@@ -7,22 +7,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BIN, ENV, serveProcess, stopProcess } from '../support/process.js';
-import { AWS_CLI, cleanEnv, requireAwsCliV2 } from './helpers.js';
+import { AWS_CLI, cleanEnv, freePort, requireAwsCliV2 } from './helpers.js';
 
 const run = promisify(execFile);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('credcache aws-config with the AWS CLI v2', function () {
   this.timeout(60_000);

@@ -9,7 +9,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,6 +21,7 @@ import {
   AWS_CLI,
   PYTHON,
   cleanEnv,
+  freePort,
   requireAwsCliV2,
   requirePythonBotocore,
   runProcess,
@@ -32,14 +32,6 @@ const ACCOUNT = '123456789012';
 const ORDERS = `arn:aws:glue:us-east-1:${ACCOUNT}:table/sales/orders`;
 const RETURNS = `arn:aws:glue:us-east-1:${ACCOUNT}:table/sales/returns`;
 const BODY = 'id,total\n1,42\n';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** `s3://bucket/key` as bucket and key. */
 function split(uri: string): { bucket: string; key: string } {

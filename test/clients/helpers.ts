@@ -10,6 +10,7 @@ import { constants } from 'node:fs';
 import { access, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 
 /** The AWS CLI v2 binary under test. Plain `aws` on PATH may be an unrelated v1: never use it. */
@@ -466,4 +467,13 @@ export async function startCredcache(
       return exited;
     },
   };
+}
+
+/** A loopback port free now (for a config file that clients read the address from). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
