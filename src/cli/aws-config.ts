@@ -8,7 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import type { Config } from '../config/config.js';
-import { shellCommand } from './shell-words.js';
+import { shellCommand } from '../shell-words.js';
 
 /** This package's `bin/credcache.js`: two folders up from src/cli/ (tsx) or dist/cli/ (built). */
 const CREDCACHE_BIN = fileURLToPath(new URL('../../bin/credcache.js', import.meta.url));

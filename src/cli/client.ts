@@ -8,7 +8,7 @@ import { type Config, defaultDuration, loadConfig } from '../config/config.js';
 import type { Preflight } from '../daemon/preflight.js';
 import { targetKey } from '../daemon/targets.js';
 import { clientUrl } from '../net/address.js';
-import { singleQuoted } from './shell-words.js';
+import { type TargetAnswer, envText, processText } from '../sinks/formats.js';
 
 /** How long a client command waits for the daemon (it may be loading the credential upstream). */
 const GET_TIMEOUT_MS = 30_000;
@@ -67,12 +67,6 @@ export async function askDaemon(config: Config, path: string): Promise<unknown> 
 export const GET_FORMATS = ['process', 'env', 'json'] as const;
 export type GetFormat = (typeof GET_FORMATS)[number];
 
-/** `NAME=value` lines, each value quoted for `sh` (`eval "$(credcache get NAME --format env)"`). */
-const assignments = (pairs: Record<string, unknown>): string =>
-  Object.entries(pairs)
-    .map(([name, value]) => `${name}=${singleQuoted(String(value))}`)
-    .join('\n');
-
 /**
  * The target's credentials from the running daemon, as `format` asks:
  * - `process` (the default): `credential_process` JSON for a Lake Formation target, the Redshift
@@ -89,27 +83,8 @@ export async function getTarget(
   const config = await loadConfig(configFile);
   const body = await askDaemon(config, `/v1/targets/${encodeURIComponent(name)}`);
   if (format === 'json') return JSON.stringify(body);
-  const credentials = body as Record<string, unknown>;
-  const s3 = typeof credentials.AccessKeyId === 'string';
-  if (format === 'env') {
-    return s3
-      ? assignments({
-          AWS_ACCESS_KEY_ID: credentials.AccessKeyId,
-          AWS_SECRET_ACCESS_KEY: credentials.SecretAccessKey,
-          AWS_SESSION_TOKEN: credentials.Token,
-        })
-      : assignments({ PGUSER: credentials.dbUser, PGPASSWORD: credentials.dbPassword });
-  }
-  if (s3) {
-    return JSON.stringify({
-      Version: 1,
-      AccessKeyId: credentials.AccessKeyId,
-      SecretAccessKey: credentials.SecretAccessKey,
-      SessionToken: credentials.Token,
-      Expiration: credentials.Expiration,
-    });
-  }
-  return JSON.stringify(credentials);
+  const answer = body as TargetAnswer;
+  return format === 'env' ? envText(answer) : processText(answer);
 }
 
 /** What the daemon would do with a configuration that passed `preflight`, one line each. */

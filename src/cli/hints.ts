@@ -4,7 +4,7 @@
  * look. The log lines on stdout say the same for machines.
  */
 import type { Daemon } from '../daemon/main.js';
-import { singleQuoted } from './shell-words.js';
+import { singleQuoted } from '../shell-words.js';
 
 export function startHint(daemon: Daemon, firstTarget: string | undefined): string | undefined {
   const { warm } = daemon;

@@ -33,6 +33,19 @@ export function s3CredentialsJson(c: S3Credentials, expiration: number): string 
 }
 
 /**
+ * The AWS container-credentials shape (`Token`, not `SessionToken`): what a configured Lake
+ * Formation target answers by default, and what `AWS_CONTAINER_CREDENTIALS_FULL_URI` clients read.
+ */
+export function containerCredentialsJson(c: S3Credentials, expiration: number): string {
+  return JSON.stringify({
+    AccessKeyId: c.accessKeyId,
+    SecretAccessKey: c.secretAccessKey,
+    Token: c.sessionToken,
+    Expiration: iso(expiration),
+  });
+}
+
+/**
  * The data-location shape (GetTemporaryDataLocationCredentials' `Credentials` flattened, as the
  * table call answers them): `AccessibleDataLocations` and `CredentialsScope` when AWS gave them.
  */

@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { shellCommand, shellWord } from '../../src/cli/shell-words.js';
+import { shellCommand, shellWord } from '../../src/shell-words.js';
 import { BIN, ENV } from '../support/process.js';
 
 const run = promisify(execFile);

@@ -19,6 +19,7 @@
  */
 import { type CacheEntry, type CacheResult, entryJson } from '../../cache/credential-cache.js';
 import {
+  containerCredentialsJson,
   databaseCredentialsJson,
   iso,
   locationCredentialsJson,
@@ -93,15 +94,8 @@ function render(entry: CacheEntry, format: Format, context: RenderContext): stri
       return entry.key.source === 'lakeformation_location'
         ? locationCredentialsJson(issued.credentials as LocationCredentials, issued.expiration)
         : s3CredentialsJson(issued.credentials as S3Credentials, issued.expiration);
-    case 'container': {
-      const c = issued.credentials as S3Credentials;
-      return JSON.stringify({
-        AccessKeyId: c.accessKeyId,
-        SecretAccessKey: c.secretAccessKey,
-        Token: c.sessionToken,
-        Expiration: iso(issued.expiration),
-      });
-    }
+    case 'container':
+      return containerCredentialsJson(issued.credentials as S3Credentials, issued.expiration);
     case 'redshift':
       return databaseCredentialsJson(
         issued.credentials as DatabaseCredentials,
