@@ -128,5 +128,11 @@ export function checkConfig(checked: Preflight): string[] {
       `  ${target.name}: ${target.source} ${fields} (${duration} s) → GET /v1/targets/${target.name} (${format})`,
     );
   }
+  lines.push(`sinks: ${config.sinks.length}`);
+  config.sinks.forEach((sink, index) => {
+    lines.push(
+      `  sinks[${index}]: target ${sink.target} → ${sink.path} (${sink.format}, mode 0${sink.mode.toString(8)}), rewritten before each new credential is served`,
+    );
+  });
   return lines;
 }

@@ -14,9 +14,16 @@ import type { Source } from '../providers/types.js';
 import { refreshCapacity } from '../refresh/capacity.js';
 import { allowList, targetResources } from './allow-list.js';
 import { applyEnvironment } from './environment.js';
-import { type RawConfig, type TargetConfig, schema, target as targetSchema } from './schema.js';
+import {
+  type RawConfig,
+  type SinkConfig,
+  type TargetConfig,
+  formatsFor,
+  schema,
+  target as targetSchema,
+} from './schema.js';
 
-export type { TargetConfig };
+export type { SinkConfig, TargetConfig };
 
 /** Why a configuration cannot be used; `problems` are one `path: rule` line each. */
 export class ConfigError extends Error {
@@ -130,6 +137,7 @@ function checkDocument(
     problems.push(`${sources.get('probeListen') ?? 'probeListen'}: ${probeListen}`);
   }
   if (fields.allow !== INVALID) problems.push(...targetProblems(fields.targets, fields.allow));
+  if (fields.sinks) problems.push(...sinkProblems(fields.sinks, fields.targets));
   const { cache, upstream } = fields;
   const targets = fields.targets.filter((target) => target !== undefined);
   if (cache && upstream && targets.length === fields.targets.length) {
@@ -145,15 +153,29 @@ function checkDocument(
   ) {
     return { config: undefined, problems, fields };
   }
-  const config = { ...parsed.data, auth: fields.auth, listen, probeListen, origin };
+  const config = {
+    ...parsed.data,
+    auth: fields.auth,
+    sinks: fields.sinks ?? [],
+    listen,
+    probeListen,
+    origin,
+  };
   return { config, problems, fields };
 }
 
-/** `auth.tokenFile` resolved against `baseDir` (the config file's folder). */
+/** `auth.tokenFile` and the sinks' paths resolved against `baseDir` (the config file's folder). */
 function resolvePaths(fields: ValidFields, baseDir: string): ValidFields {
-  const { auth } = fields;
-  if (auth?.tokenFile === undefined) return fields;
-  return { ...fields, auth: { ...auth, tokenFile: resolve(baseDir, auth.tokenFile) } };
+  const { auth, sinks } = fields;
+  return {
+    ...fields,
+    ...(auth?.tokenFile !== undefined && {
+      auth: { ...auth, tokenFile: resolve(baseDir, auth.tokenFile) },
+    }),
+    ...(sinks !== undefined && {
+      sinks: sinks.map((sink) => ({ ...sink, path: resolve(baseDir, sink.path) })),
+    }),
+  };
 }
 
 /** Marks a section that is present but wrong (absent `allow` means allow all). */
@@ -252,6 +274,40 @@ function targetProblems(
       const field = resource.kind === 'location' ? `${denied.field}[${at}]` : denied.field;
       problems.push(`targets[${index}].${field}: not in allow.${denied.list}`);
     });
+  });
+  return problems;
+}
+
+/**
+ * Sinks naming no configured target (when every target is valid: a wrong one is reported
+ * already), in a format their target's source cannot be written in, or sharing a path.
+ */
+function sinkProblems(
+  sinks: readonly SinkConfig[],
+  targets: readonly (TargetConfig | undefined)[],
+): string[] {
+  const problems: string[] = [];
+  const byName = new Map(
+    targets.flatMap((target) => (target === undefined ? [] : [[target.name, target] as const])),
+  );
+  const paths = new Map<string, number>();
+  sinks.forEach((sink, index) => {
+    const target = byName.get(sink.target);
+    if (target === undefined) {
+      if (targets.every((each) => each !== undefined)) {
+        problems.push(`sinks[${index}].target: no target "${sink.target}" is configured`);
+      }
+    } else if (!formatsFor(target.source).includes(sink.format)) {
+      problems.push(
+        `sinks[${index}].format: ${sink.format} does not suit target "${sink.target}" (${target.source}); use ${formatsFor(target.source).join(', ')}`,
+      );
+    }
+    const first = paths.get(sink.path);
+    if (first !== undefined) {
+      problems.push(`sinks[${index}].path: ${sink.path} is already the path of sinks[${first}]`);
+    } else {
+      paths.set(sink.path, index);
+    }
   });
   return problems;
 }

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { FIELD_RULES, type Problem } from '../providers/rules.js';
-import type { CredentialsScope } from '../providers/types.js';
+import type { CredentialsScope, Source } from '../providers/types.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9911';
 export const DEFAULT_DURATION_SECONDS = 3600;
@@ -125,6 +125,49 @@ const patterns = z.array(text('a pattern').min(1, 'must not be empty'), {
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/**
+ * A file mode written as octal digits, one of `allowed` (without the leading 0): quoted
+ * (`"0640"`) or not (YAML reads an unquoted 0640 as the number 640), the digits taken as octal
+ * either way.
+ */
+function octalMode(allowed: readonly string[], fallback: string) {
+  const message = `must be ${allowed
+    .map((digits) => `0${digits}`)
+    .join(', ')
+    .replace(/, ([^,]*)$/, ' or $1')}`;
+  return z
+    .union([z.string(), z.number()], { error: message })
+    .default(fallback)
+    .transform((mode, ctx) => {
+      const digits = String(mode).replace(/^0o?/, '');
+      if (allowed.includes(digits)) return Number.parseInt(digits, 8);
+      ctx.issues.push({ code: 'custom', message, input: mode });
+      return z.NEVER;
+    });
+}
+
+/** The forms a sink writes a credential in (`sinks/formats.ts`). */
+export const SINK_FORMATS = ['aws-credentials', 'env', 'json', 'process', 'pgpass'] as const;
+export type SinkFormat = (typeof SINK_FORMATS)[number];
+
+/** The sink formats a target of `source` can be written in. */
+export function formatsFor(source: Source): readonly SinkFormat[] {
+  return source === 'redshift_serverless'
+    ? ['env', 'json', 'pgpass']
+    : ['aws-credentials', 'env', 'json', 'process'];
+}
+
+/**
+ * One entry of `sinks`: a file rewritten with the target's credential on every new one. Its mode
+ * never lets others read it, nor anyone but the owner write it.
+ */
+export const sink = z.strictObject({
+  target: targetName,
+  path: text('a file path').min(1, 'must not be empty'),
+  format: z.enum(SINK_FORMATS, { error: `must be one of ${SINK_FORMATS.join(', ')}` }),
+  mode: octalMode(['600', '640', '400', '440'], '0600'),
+});
+
 const httpUrl = text('a URL').url('must be an http(s) URL');
 
 export const schema = z.strictObject({
@@ -156,16 +199,7 @@ export const schema = z.strictObject({
     .strictObject({
       tokenFile: text('a file path').min(1, 'must not be empty').optional(),
       /** Octal mode of a token file the daemon creates: '0600' (default) or '0640'. */
-      tokenFileMode: z
-        .union([z.string(), z.number()], { error: 'must be 0600 or 0640' })
-        .default('0600')
-        .transform((mode, ctx) => {
-          // YAML reads an unquoted 0640 as the number 640: take the digits as octal either way.
-          const digits = String(mode).replace(/^0o?/, '');
-          if (digits === '600' || digits === '640') return Number.parseInt(digits, 8);
-          ctx.issues.push({ code: 'custom', message: 'must be 0600 or 0640', input: mode });
-          return z.NEVER;
-        }),
+      tokenFileMode: octalMode(['600', '640'], '0600'),
       token: text('a token').min(16, 'must be at least 16 characters').optional(),
       disabled: z.boolean({ error: 'must be true or false' }).default(false),
     })
@@ -211,7 +245,9 @@ export const schema = z.strictObject({
     .strictObject({ level: z.enum(LOG_LEVELS, { error: 'not a log level' }).default('info') })
     .prefault({}),
   targets: z.array(target, { error: 'must be a list of targets' }).default([]),
+  sinks: z.array(sink, { error: 'must be a list of sinks' }).default([]),
 });
 
 export type RawConfig = z.output<typeof schema>;
 export type TargetConfig = RawConfig['targets'][number];
+export type SinkConfig = RawConfig['sinks'][number];

@@ -12,19 +12,12 @@
  * - `pgpass`: one libpq password-file line, `*:*:<dbName>:<dbUser>:<dbPassword>`.
  */
 import type { CacheEntry } from '../cache/credential-cache.js';
+import { SINK_FORMATS, type SinkFormat, formatsFor } from '../config/schema.js';
 import { singleQuoted } from '../shell-words.js';
 import { containerCredentialsJson, databaseCredentialsJson } from '../providers/credential-json.js';
-import type { DatabaseCredentials, S3Credentials, Source } from '../providers/types.js';
+import type { DatabaseCredentials, S3Credentials } from '../providers/types.js';
 
-export const SINK_FORMATS = ['aws-credentials', 'env', 'json', 'process', 'pgpass'] as const;
-export type SinkFormat = (typeof SINK_FORMATS)[number];
-
-/** The sink formats a target of `source` can be written in. */
-export function formatsFor(source: Source): readonly SinkFormat[] {
-  return source === 'redshift_serverless'
-    ? ['env', 'json', 'pgpass']
-    : ['aws-credentials', 'env', 'json', 'process'];
-}
+export { SINK_FORMATS, type SinkFormat, formatsFor };
 
 /** A target's answer as the daemon serves it (parsed JSON). */
 export type TargetAnswer = Readonly<Record<string, unknown>>;
