@@ -1,6 +1,6 @@
 /**
  * The daemon put together, and nothing else: config → logger → metrics → upstream → engine →
- * running configuration (token, rules, targets; reloadable) → observers → routes → HTTP fronts → listeners; then the targets' first loads, and on
+ * sinks → running configuration (token, rules, targets, sinks; reloadable) → observers → routes → HTTP fronts → listeners; then the targets' first loads, and on
  * shutdown the same in reverse. Every behaviour lives in the module it names.
  */
 import { Registry } from 'prom-client';
@@ -15,6 +15,7 @@ import { type Listeners, openListeners } from './lifecycle.js';
 import { type Logger, createLogger } from './logger.js';
 import {
   engineObservers,
+  sinkObserver,
   type WarmReport,
   logStartup,
   tokenReloadObserver,
@@ -27,6 +28,7 @@ import { daemonStatus } from './status.js';
 import { buildRoutes } from './http/routes.js';
 import { Targets } from './targets.js';
 import { type LocalUpstream, createUpstream } from './upstream.js';
+import { Sinks } from '../sinks/sinks.js';
 
 export interface DaemonOptions {
   readonly config: Config;
@@ -86,11 +88,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     },
     on: engineObservers(metrics, logger),
   });
+  // Subscribed before the first load: each sink is written when its target's credential is stored.
+  const observe = sinkObserver(metrics, logger);
+  const peek = engine.cache.peek.bind(engine.cache);
+  const sinks = new Sinks({ sinks: config.sinks, targets, peek, observe });
+  engine.cache.subscribe(sinks);
   const running = new RunningConfig({
     config,
     logger,
     metrics,
     targets,
+    sinks,
     engine,
     auth: (next) =>
       new TokenAuth({

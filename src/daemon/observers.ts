@@ -11,6 +11,7 @@ import type { createMetrics } from '../metrics/metrics.js';
 import { isLoopbackHost } from '../net/loopback.js';
 import { DEFAULT_CHAIN_SOURCES } from '../providers/identity.js';
 import type { UpstreamCall } from '../providers/instrumented.js';
+import type { SinkObserver } from '../sinks/sinks.js';
 import type { CredentialEngine, CredentialEngineOptions } from '../refresh/engine.js';
 import type { AuthMode } from './http/auth.js';
 import type { Logger } from './logger.js';
@@ -24,6 +25,18 @@ type EngineEvents = NonNullable<CredentialEngineOptions['on']>;
 /** A short description of a key's non-secret fields, for logs. */
 function keyFields(key: CredentialKey): Record<string, unknown> {
   return { source: key.source, ...key.request };
+}
+
+/** Every sink write counted; a failed one logged with its sink, target, path and error code. */
+export function sinkObserver(metrics: Metrics, logger: Logger): SinkObserver {
+  return {
+    configured: (sinks) => metrics.sinks(sinks),
+    written: (sink) => metrics.sinkWrite(sink, 'success'),
+    failed(sink, details) {
+      metrics.sinkWrite(sink, 'failure');
+      logger.error({ sink, ...details }, 'sink write failed; the previous file is kept');
+    },
+  };
 }
 
 /** Every upstream call: counted and timed; a failure logged with AWS's name and request id. */

@@ -1,7 +1,7 @@
 /**
  * The configuration a running daemon works with, and its reload (SIGHUP). A new configuration is
  * validated as at start, and its token source opened, before anything changes; then what a
- * running daemon can take is applied at once: targets, the allow-list, the default duration,
+ * running daemon can take is applied at once: targets, file sinks, the allow-list, the default duration,
  * the token source and the log level. A configuration that fails changes nothing: its reasons are
  * logged and the running one stays. Settings only a restart can apply (listeners, the upstream
  * clients and budget, cache sizes) keep their running values and are named in a warning.
@@ -13,10 +13,12 @@ import type { TokenAuth } from './http/auth.js';
 import { type RequestRules, requestRules } from './http/requests.js';
 import type { Logger } from './logger.js';
 import type { TargetChanges, Targets } from './targets.js';
+import type { Sinks } from '../sinks/sinks.js';
 
 /** What a reload applies; a change anywhere else waits for a restart. */
 const RELOADABLE: readonly string[] = [
   'targets',
+  'sinks',
   'allow',
   'auth',
   'log',
@@ -40,6 +42,7 @@ export interface RunningConfigOptions {
   readonly logger: Logger;
   readonly metrics: Pick<Metrics, 'configReload'>;
   readonly targets: Targets;
+  readonly sinks: Pick<Sinks, 'replace'>;
   readonly engine: Pick<CredentialEngine, 'setTargets'>;
   /** Opens the token source of a configuration (may create the token file; throws when unusable). */
   readonly auth: (config: Config) => TokenAuth;
@@ -120,6 +123,7 @@ export class RunningConfig {
     const applied: Config = {
       ...running,
       targets: next.targets,
+      sinks: next.sinks,
       allow: next.allow,
       auth: next.auth,
       log: next.log,
@@ -130,8 +134,10 @@ export class RunningConfig {
     this.#auth = auth;
     this.#rules = requestRules(applied);
     logger.level = applied.log.level;
-    const { targets, engine } = this.#options;
+    const { targets, sinks, engine } = this.#options;
     const changes = targets.replace(applied);
+    // Sinks whose target already holds its credential are written now; the rest as it arrives.
+    sinks.replace(applied.sinks);
     // New targets' first loads go on in the background; /readyz and /v1/status show them.
     void engine.setTargets(targets.all().map((target) => target.key));
     metrics.configReload('success');
@@ -139,6 +145,7 @@ export class RunningConfig {
       {
         origin: next.origin,
         targets: { ...changes, total: targets.size },
+        sinks: applied.sinks.length,
         tokenSourceChanged,
         logLevel: applied.log.level,
       },

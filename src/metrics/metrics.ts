@@ -128,6 +128,12 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
     labelNames: ['outcome'] as const,
     registers,
   });
+  const sinkWrites = new Counter({
+    name: 'credcache_sink_writes_total',
+    help: 'File sink writes, by sink (its place in the configuration, sinks[0]) and outcome (success, failure: the previous file kept).',
+    labelNames: ['sink', 'outcome'] as const,
+    registers,
+  });
   configReloads.inc({ outcome: 'success' }, 0);
   configReloads.inc({ outcome: 'failure' }, 0);
 
@@ -194,6 +200,15 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
     },
     configReload(outcome: 'success' | 'failure') {
       configReloads.inc({ outcome });
+    },
+    /** Starts the series of these sinks at 0 (at start and after a reload). */
+    sinks(labels: readonly string[]) {
+      for (const sink of labels) {
+        for (const outcome of ['success', 'failure'] as const) sinkWrites.inc({ sink, outcome }, 0);
+      }
+    },
+    sinkWrite(sink: string, outcome: 'success' | 'failure') {
+      sinkWrites.inc({ sink, outcome });
     },
   };
 }

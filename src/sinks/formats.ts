@@ -51,10 +51,16 @@ export function processText(answer: TargetAnswer): string {
   });
 }
 
+/** Why a credential cannot be written in a format; its message never holds a credential. */
+export class SinkFormatError extends Error {
+  override readonly name = 'SinkFormatError';
+}
+
 /** `value`, refused when a line-based file could not hold it (a line break). */
 function oneLine(value: unknown, field: string): string {
   const text = String(value);
-  if (/[\r\n]/.test(text)) throw new Error(`the credential's ${field} holds a line break`);
+  if (/[\r\n]/.test(text))
+    throw new SinkFormatError(`the credential's ${field} holds a line break`);
   return text;
 }
 
