@@ -54,6 +54,13 @@ function collectAccessKey(value: string, previous: Map<string, string> | undefin
   return new Map(previous ?? []).set(match[1], match[2]);
 }
 
+interface EmulatorCommandOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly accessKey?: Map<string, string>;
+  readonly postgres?: string;
+}
+
 export function buildProgram(io: CliIo = defaultIo): Command {
   const program = new Command('credcache')
     .description('Credential-caching sidecar for AWS Lake Formation and Redshift Serverless')
@@ -76,12 +83,18 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       'verify SigV4 signatures against this key (repeatable); without it any key is accepted',
       collectAccessKey,
     )
-    .action(async (options: { port: number; host: string; accessKey?: Map<string, string> }) => {
+    .option(
+      '--postgres <url>',
+      'a PostgreSQL superuser URL: each Redshift Serverless credential becomes a login role there',
+    )
+    .action(async (options: EmulatorCommandOptions) => {
       const { startEmulator } = await import('../emulator/server.js');
       const emulator = await startEmulator({
         port: options.port,
         host: options.host,
         ...(options.accessKey && { accessKeys: options.accessKey }),
+        ...(options.postgres !== undefined && { postgres: options.postgres }),
+        logError: (message) => io.stderr(`emulator: ${message}`),
       });
       // Handlers go in before the line that tells a supervisor the emulator is up.
       const stopped = stopOnSignal(() => emulator.close(), io.stderr);

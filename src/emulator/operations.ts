@@ -2,6 +2,7 @@
  * The four emulated operations: what each service is on the wire, and what each operation
  * answers for a valid request.
  */
+import { DEFAULT_DB_NAME, type LoginDatabase } from './database.js';
 import { EmulatorError } from './errors.js';
 import { tableOfLocation, vendedS3Path } from './locations.js';
 import {
@@ -61,12 +62,19 @@ export interface CallContext {
   readonly nowMs: number;
   /** Access key id that signed the request. */
   readonly callerAccessKeyId: string;
+  /** Where Redshift Serverless logins are installed, when the emulator has a database. */
+  readonly database?: LoginDatabase | undefined;
+  /** Reports a failure that the caller only sees as the service's internal error. */
+  readonly logError?: ((message: string) => void) | undefined;
 }
 
 export interface Operation {
   readonly name: OperationName;
   readonly service: ServiceWire;
-  handle(body: Record<string, unknown>, context: CallContext): Record<string, unknown>;
+  handle(
+    body: Record<string, unknown>,
+    context: CallContext,
+  ): Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
 /** Epoch seconds with millisecond precision: the wire form of timestamps in both protocols. */
@@ -186,7 +194,7 @@ export const OPERATION_HANDLERS: Readonly<Record<OperationName, Operation>> = {
   GetCredentials: {
     name: 'GetCredentials',
     service: REDSHIFT_SERVERLESS,
-    handle(body, context) {
+    async handle(body, context) {
       const { state, nowMs } = context;
       const input = validateRedshiftCredentials(body);
       const resource = input.workgroupName ?? input.customDomainName ?? '';
@@ -201,6 +209,19 @@ export const OPERATION_HANDLERS: Readonly<Record<OperationName, Operation>> = {
       const fraction = state.settings.nextRefreshFraction;
       const nextRefreshTime = fraction === null ? undefined : nowMs + fraction * lifetime;
       const dbPassword = newPassword(state.nextSequence());
+      const dbUser = 'IAMR:credcache-emulator';
+      if (context.database) {
+        // Before the answer: an issued credential logs in at once.
+        const dbName = input.dbName ?? DEFAULT_DB_NAME;
+        try {
+          await context.database.install({ dbUser, dbPassword, expirationMs: expiration, dbName });
+        } catch (error) {
+          context.logError?.(
+            `GetCredentials: could not install role ${JSON.stringify(dbUser)} for database ${JSON.stringify(dbName)}: ${error instanceof Error ? error.message : String(error)}`,
+          );
+          throw new EmulatorError(REDSHIFT_SERVERLESS.internalError, 'An internal error occurred');
+        }
+      }
       state.remember({
         id: dbPassword,
         operation: this.name,
@@ -217,7 +238,7 @@ export const OPERATION_HANDLERS: Readonly<Record<OperationName, Operation>> = {
         signedCalls: 0,
       });
       return {
-        dbUser: 'IAMR:credcache-emulator',
+        dbUser,
         dbPassword,
         expiration: epochSeconds(expiration),
         ...(nextRefreshTime !== undefined && { nextRefreshTime: epochSeconds(nextRefreshTime) }),

@@ -11,6 +11,7 @@ import { type Clock, systemClock } from '../clock.js';
 import { listen, serverUrl } from '../net/address.js';
 import { hostOfHeader, isLoopbackHost } from '../net/loopback.js';
 import { handleControl, handleObjectControl } from './control.js';
+import type { LoginDatabase } from './database.js';
 import { EmulatorError } from './errors.js';
 import {
   LAKE_FORMATION,
@@ -35,6 +36,16 @@ export interface EmulatorOptions {
    * accepted and signatures are not checked.
    */
   readonly accessKeys?: ReadonlyMap<string, string>;
+  /**
+   * A PostgreSQL superuser connection URL: every Redshift Serverless `GetCredentials` then
+   * creates or alters the role `dbUser` there, with the issued password, valid until the
+   * credential expires, and allowed to connect to `dbName` (created when missing).
+   */
+  readonly postgres?: string;
+  /** Where issued logins go instead of `postgres` (a fake in unit tests). */
+  readonly loginDatabase?: LoginDatabase;
+  /** Reports failures the caller sees only as an internal error; default: a line on stderr. */
+  readonly logError?: (message: string) => void;
 }
 
 export interface RunningEmulator {
@@ -66,25 +77,39 @@ const REDSHIFT_TARGET_PREFIX = 'RedshiftServerless.';
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
   const clock = options.clock ?? systemClock;
   const state = new EmulatorState();
+  const logError =
+    options.logError ?? ((message: string) => process.stderr.write(`emulator: ${message}\n`));
+  // Imported only when asked for: pg is loaded by an emulator with a database, and by nothing else.
+  const database =
+    options.loginDatabase ??
+    (options.postgres !== undefined
+      ? await (await import('./database.js')).connectPostgres(options.postgres)
+      : undefined);
+  const context: Context = { clock, state, accessKeys: options.accessKeys, database, logError };
   const server = createServer((req, res) => {
-    handleRequest(req, res, { clock, state, accessKeys: options.accessKeys }).catch(
-      (error: unknown) => {
-        // Every expected failure is answered inside handleRequest; this is the last guard.
-        writeError(res, new EmulatorError('InternalFailure', String(error)), 'application/json');
-      },
-    );
+    handleRequest(req, res, context).catch((error: unknown) => {
+      // Every expected failure is answered inside handleRequest; this is the last guard.
+      writeError(res, new EmulatorError('InternalFailure', String(error)), 'application/json');
+    });
   });
   server.keepAliveTimeout = 65_000;
-  await listen(server, { host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  try {
+    await listen(server, { host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  } catch (error) {
+    await database?.close();
+    throw error;
+  }
   return {
     url: serverUrl(server),
     port: (server.address() as AddressInfo).port,
     state,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      await database?.close();
+    },
   };
 }
 
@@ -92,6 +117,8 @@ interface Context {
   readonly clock: Clock;
   readonly state: EmulatorState;
   readonly accessKeys: ReadonlyMap<string, string> | undefined;
+  readonly database: LoginDatabase | undefined;
+  readonly logError: (message: string) => void;
 }
 
 async function handleRequest(req: IncomingMessage, res: ServerResponse, ctx: Context) {
@@ -150,10 +177,12 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, ctx: Con
     const fault = ctx.state.takeFault(operation.name);
     if (fault && !(await applyFault(fault, operation, req, res, ctx.clock))) return;
     const input = parseJsonObject(body, operation.service.serializationError);
-    const output = operation.handle(input, {
+    const output = await operation.handle(input, {
       state: ctx.state,
       nowMs: ctx.clock.now(),
       callerAccessKeyId: auth.accessKeyId,
+      database: ctx.database,
+      logError: ctx.logError,
     });
     writeJson(res, 200, output, contentType);
   } catch (error) {
