@@ -134,5 +134,11 @@ export function checkConfig(checked: Preflight): string[] {
       `  sinks[${index}]: target ${sink.target} → ${sink.path} (${sink.format}, mode 0${sink.mode.toString(8)}), rewritten before each new credential is served`,
     );
   });
+  lines.push(`proxies: ${config.proxies.length}`);
+  config.proxies.forEach((proxy, index) => {
+    lines.push(
+      `  proxies[${index}]: PostgreSQL on ${proxy.listen} → ${proxy.upstream} as target ${proxy.target} (TLS ${proxy.tls}${proxy.caFile ? `, CA ${proxy.caFile}` : ''}; clients ${proxy.clientAuth === 'token' ? 'send the token as password' : 'any local process: no token'})`,
+    );
+  });
   return lines;
 }

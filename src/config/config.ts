@@ -19,6 +19,7 @@ import {
   type SinkConfig,
   type TargetConfig,
   formatsFor,
+  proxy as proxySchema,
   schema,
   target as targetSchema,
 } from './schema.js';
@@ -138,6 +139,23 @@ function checkDocument(
   }
   if (fields.allow !== INVALID) problems.push(...targetProblems(fields.targets, fields.allow));
   if (fields.sinks) problems.push(...sinkProblems(fields.sinks, fields.targets));
+  // Proxies one by one, as targets: a wrong one does not hide the others' problems.
+  const proxies =
+    fields.proxies ??
+    (Array.isArray(raw.proxies)
+      ? raw.proxies.map((item) => {
+          const result = proxySchema.safeParse(item);
+          return result.success ? result.data : undefined;
+        })
+      : undefined);
+  if (proxies) {
+    problems.push(
+      ...proxyProblems(proxies, fields.targets, {
+        allowNonLoopback: fields.allowNonLoopback ?? false,
+        taken: [listen, probeListen].filter((address) => typeof address === 'object'),
+      }),
+    );
+  }
   const { cache, upstream } = fields;
   const targets = fields.targets.filter((target) => target !== undefined);
   if (cache && upstream && targets.length === fields.targets.length) {
@@ -157,6 +175,7 @@ function checkDocument(
     ...parsed.data,
     auth: fields.auth,
     sinks: fields.sinks ?? [],
+    proxies: fields.proxies ?? [],
     listen,
     probeListen,
     origin,
@@ -164,9 +183,9 @@ function checkDocument(
   return { config, problems, fields };
 }
 
-/** `auth.tokenFile` and the sinks' paths resolved against `baseDir` (the config file's folder). */
+/** `auth.tokenFile`, the sinks' paths and the proxies' `caFile` resolved against `baseDir` (the config file's folder). */
 function resolvePaths(fields: ValidFields, baseDir: string): ValidFields {
-  const { auth, sinks } = fields;
+  const { auth, sinks, proxies } = fields;
   return {
     ...fields,
     ...(auth?.tokenFile !== undefined && {
@@ -175,7 +194,60 @@ function resolvePaths(fields: ValidFields, baseDir: string): ValidFields {
     ...(sinks !== undefined && {
       sinks: sinks.map((sink) => ({ ...sink, path: resolve(baseDir, sink.path) })),
     }),
+    ...(proxies !== undefined && {
+      proxies: proxies.map((proxy) =>
+        proxy.caFile === undefined ? proxy : { ...proxy, caFile: resolve(baseDir, proxy.caFile) },
+      ),
+    }),
   };
+}
+
+/**
+ * Each proxy: a Redshift Serverless target, a listen address of its own (loopback unless
+ * allowNonLoopback), an upstream `host:port`, and TLS off only towards a loopback database.
+ */
+function proxyProblems(
+  proxies: readonly (RawConfig['proxies'][number] | undefined)[],
+  targets: readonly (TargetConfig | undefined)[],
+  options: { allowNonLoopback: boolean; taken: readonly ListenAddress[] },
+): string[] {
+  const problems: string[] = [];
+  const taken = new Map(
+    options.taken.map((address) => [`${address.host}:${address.port}`, 'listen']),
+  );
+  proxies.forEach((proxy, index) => {
+    if (proxy === undefined) return; // its own problems are the schema's
+    const at = `proxies[${index}]`;
+    const target = targets.find((candidate) => candidate?.name === proxy.target);
+    if (target === undefined) {
+      problems.push(`${at}.target: no target ${JSON.stringify(proxy.target)} is configured`);
+    } else if (target.source !== 'redshift_serverless') {
+      problems.push(
+        `${at}.target: ${proxy.target} is a ${target.source} target; a proxy needs a redshift_serverless one`,
+      );
+    }
+    const listen = parseListen(proxy.listen);
+    if (typeof listen === 'string') problems.push(`${at}.listen: ${listen}`);
+    else {
+      if (!options.allowNonLoopback && !isLoopbackHost(listen.host)) {
+        problems.push(
+          `${at}.listen: ${listen.host} is not a loopback address; set allowNonLoopback: true to listen on it`,
+        );
+      }
+      const key = `${listen.host}:${listen.port}`;
+      const other = taken.get(key);
+      if (listen.port !== 0 && other !== undefined)
+        problems.push(`${at}.listen: ${key} is already ${other}`);
+      taken.set(key, `${at}.listen`);
+    }
+    const upstream = parseListen(proxy.upstream);
+    if (typeof upstream === 'string') problems.push(`${at}.upstream: ${upstream}`);
+    else if (upstream.port === 0) problems.push(`${at}.upstream: needs the database's port`);
+    else if (proxy.tls === 'disable' && !isLoopbackHost(upstream.host)) {
+      problems.push(`${at}.tls: disable is allowed only for a loopback upstream; use verify-full`);
+    }
+  });
+  return problems;
 }
 
 /** Marks a section that is present but wrong (absent `allow` means allow all). */

@@ -123,6 +123,24 @@ const patterns = z.array(text('a pattern').min(1, 'must not be empty'), {
   error: 'must be a list of patterns',
 });
 
+/**
+ * A local PostgreSQL-protocol endpoint for a Redshift Serverless target: clients connect to
+ * `listen`, credcache logs in to `upstream` with the target's cached credential.
+ */
+export const proxy = z.strictObject({
+  target: targetName,
+  listen: text('host:port'),
+  upstream: text('host:port'),
+  tls: z
+    .enum(['verify-full', 'require', 'disable'], {
+      error: 'must be verify-full, require or disable',
+    })
+    .default('verify-full'),
+  /** CAs (PEM) that sign the upstream's certificate; absent: Node's bundled roots. */
+  caFile: text('a file path').min(1, 'must not be empty').optional(),
+  clientAuth: z.enum(['token', 'none'], { error: 'must be token or none' }).default('token'),
+});
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /**
@@ -246,8 +264,10 @@ export const schema = z.strictObject({
     .prefault({}),
   targets: z.array(target, { error: 'must be a list of targets' }).default([]),
   sinks: z.array(sink, { error: 'must be a list of sinks' }).default([]),
+  proxies: z.array(proxy, { error: 'must be a list of proxies' }).default([]),
 });
 
 export type RawConfig = z.output<typeof schema>;
 export type TargetConfig = RawConfig['targets'][number];
 export type SinkConfig = RawConfig['sinks'][number];
+export type ProxyConfig = RawConfig['proxies'][number];

@@ -11,13 +11,15 @@ import { type CredentialEngine, createCredentialEngine } from '../refresh/engine
 import { TokenAuth } from './http/auth.js';
 import { createFront } from './http/front.js';
 import { RefusalLog } from './http/refusals.js';
-import { type Listeners, openListeners } from './lifecycle.js';
+import { EXIT_RESERVE_MS, type Listeners, openListeners } from './lifecycle.js';
+import { startProxies } from '../proxy/proxies.js';
 import { type Logger, createLogger } from './logger.js';
 import {
   engineObservers,
   sinkObserver,
   type WarmReport,
   logStartup,
+  proxyOutcomeObserver,
   tokenReloadObserver,
   upstreamCallObserver,
   watchState,
@@ -154,6 +156,18 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     stopUpstream();
     throw error;
   });
+  const proxies = await startProxies({
+    proxies: config.proxies,
+    targetKey: (name) => targets.get(name)?.key,
+    cache: engine.cache,
+    checkToken: running.check,
+    metrics: (target) => metrics.proxy(target),
+    onOutcome: proxyOutcomeObserver(logger),
+  }).catch(async (error: unknown) => {
+    await listeners.close();
+    stopUpstream();
+    throw error;
+  });
 
   // Every target's standing job starts with its first load; a failed one is retried in the
   // background (logged by the observers, shown by /readyz) until upstream answers.
@@ -178,7 +192,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
-      await listeners.close();
+      // The proxies stop accepting at once; relayed sessions get the grace period the HTTP
+      // drain has, less the reserve it keeps for the exit.
+      const proxyGrace = Math.max(0, config.shutdownGraceSeconds * 1000 - EXIT_RESERVE_MS);
+      await Promise.all([listeners.close(), proxies.close(proxyGrace)]);
       stopUpstream();
       logger.info('stopped');
     })());

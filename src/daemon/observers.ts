@@ -176,3 +176,19 @@ export function logStartup(
     'credcache listening',
   );
 }
+
+/**
+ * The PostgreSQL proxies' connections: each refusal logged with its target and reason (never a
+ * password or the token), a successful login at debug.
+ */
+export function proxyOutcomeObserver(
+  logger: Logger,
+): (target: string, outcome: string, detail?: string) => void {
+  return (target, outcome, detail) => {
+    if (outcome === 'success' || outcome === 'cancel_forwarded') {
+      logger.debug({ target, outcome }, 'proxy connection');
+    } else if (outcome !== 'client_gone') {
+      logger.warn({ target, outcome, reason: detail }, 'proxy connection refused');
+    }
+  };
+}

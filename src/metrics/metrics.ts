@@ -137,6 +137,19 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
   configReloads.inc({ outcome: 'success' }, 0);
   configReloads.inc({ outcome: 'failure' }, 0);
 
+  const proxyConnections = new Counter({
+    name: 'credcache_proxy_connections_total',
+    help: 'Client connections to a PostgreSQL proxy, by target and outcome (success, or why refused).',
+    labelNames: ['target', 'outcome'] as const,
+    registers,
+  });
+  const proxyActive = new Gauge({
+    name: 'credcache_proxy_active_connections',
+    help: 'Client connections a PostgreSQL proxy is relaying now, by target.',
+    labelNames: ['target'] as const,
+    registers,
+  });
+
   // Zero every fixed-label series up front, so dashboards and rate() see them from the start.
   for (const source of SOURCES) {
     for (const result of ['hit', 'miss', 'coalesced', 'stale', 'negative'] as const) {
@@ -209,6 +222,21 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
     },
     sinkWrite(sink: string, outcome: 'success' | 'failure') {
       sinkWrites.inc({ sink, outcome });
+    },
+    /** A proxy target's series, made once (targets come from the configuration: bounded). */
+    proxy(target: string) {
+      proxyActive.set({ target }, 0);
+      return {
+        connection(outcome: string) {
+          proxyConnections.inc({ target, outcome });
+        },
+        opened() {
+          proxyActive.inc({ target });
+        },
+        closed() {
+          proxyActive.dec({ target });
+        },
+      };
     },
   };
 }

@@ -2,7 +2,7 @@
  * Listen addresses: the `host:port` of a configuration field, parsed once; listening on one, and
  * the URL a listening server answers on.
  */
-import type { Server } from 'node:http';
+import type { Server } from 'node:net';
 import { type AddressInfo, isIP } from 'node:net';
 
 export interface ListenAddress {

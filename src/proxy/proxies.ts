@@ -1,0 +1,124 @@
+/**
+ * The PostgreSQL-protocol proxies: one listener per configured proxy, each client connection a
+ * session (session.ts) on the target's current cached credential. New connections always take
+ * the credential the cache holds now; open ones are never cut by a refresh (their login is done).
+ * On shutdown the listeners close at once (new connections are refused) and open connections go
+ * on until `close`'s deadline, then are ended.
+ */
+import { readFileSync } from 'node:fs';
+import { type Server, type Socket, createServer } from 'node:net';
+import type { CredentialCache } from '../cache/credential-cache.js';
+import type { CredentialKey } from '../cache/key.js';
+import type { ProxyConfig } from '../config/schema.js';
+import { type ListenAddress, listen, parseListen } from '../net/address.js';
+import type { DatabaseCredential, SessionOutcome } from './session.js';
+import { runSession } from './session.js';
+
+export interface ProxyMetrics {
+  connection(outcome: string): void;
+  opened(): void;
+  closed(): void;
+}
+
+export interface ProxyDependencies {
+  readonly proxies: readonly ProxyConfig[];
+  /** The key of a Redshift target by name (the running configuration's: reloads change it). */
+  readonly targetKey: (name: string) => CredentialKey | undefined;
+  readonly cache: Pick<CredentialCache, 'get'>;
+  /** Whether a presented password is the daemon's token. */
+  readonly checkToken: (password: string) => boolean;
+  readonly metrics: (target: string) => ProxyMetrics;
+  /** Told of every connection's setup outcome (for the log; never a secret). */
+  readonly onOutcome?: (target: string, outcome: SessionOutcome, detail?: string) => void;
+}
+
+export interface RunningProxies {
+  /** Where each proxy listens (`host:port`), by index. */
+  readonly addresses: readonly string[];
+  /** Stops accepting; open connections go on until `graceMs` has passed, then are ended. */
+  close(graceMs: number): Promise<void>;
+}
+
+/** The credential in the shape the session needs, from a Redshift entry. */
+function databaseCredential(credentials: unknown): DatabaseCredential {
+  const { dbUser, dbPassword } = credentials as Partial<DatabaseCredential>;
+  if (typeof dbUser !== 'string' || typeof dbPassword !== 'string') {
+    throw new Error('the target holds no database credential');
+  }
+  return { dbUser, dbPassword };
+}
+
+export async function startProxies(deps: ProxyDependencies): Promise<RunningProxies> {
+  const servers: Server[] = [];
+  const open = new Set<Socket>();
+  const addresses: string[] = [];
+  try {
+    for (const [index, proxy] of deps.proxies.entries()) {
+      const listenAt = parseListen(proxy.listen) as ListenAddress;
+      const upstream = parseListen(proxy.upstream) as ListenAddress;
+      const ca = proxy.caFile === undefined ? undefined : readFileSync(proxy.caFile);
+      const metrics = deps.metrics(proxy.target);
+      const server = createServer((socket) => {
+        open.add(socket);
+        metrics.opened();
+        socket.once('close', () => {
+          open.delete(socket);
+          metrics.closed();
+        });
+        void runSession(socket, {
+          upstream,
+          tls: proxy.tls,
+          ca,
+          clientAuth: proxy.clientAuth,
+          checkToken: deps.checkToken,
+          credential: async () => {
+            const key = deps.targetKey(proxy.target);
+            if (!key) throw new Error(`no target ${proxy.target} is configured now`);
+            return databaseCredential((await deps.cache.get(key)).entry.issued.credentials);
+          },
+          outcome: (outcome, detail) => {
+            metrics.connection(outcome);
+            deps.onOutcome?.(proxy.target, outcome, detail);
+          },
+        });
+      });
+      await listen(server, listenAt, `proxies[${index}].listen`);
+      servers.push(server);
+      const { port } = server.address() as { port: number };
+      addresses.push(`${listenAt.host}:${port}`);
+    }
+  } catch (error) {
+    for (const server of servers) server.close();
+    throw error;
+  }
+  return {
+    addresses,
+    async close(graceMs) {
+      await Promise.all(
+        servers
+          .map((server) => new Promise<void>((resolve) => server.close(() => resolve())))
+          .concat(
+            // server.close waits for open connections: give them the grace period, then end them.
+            new Promise<void>((resolve) => {
+              if (open.size === 0) {
+                resolve();
+                return;
+              }
+              const timer = setTimeout(() => {
+                for (const socket of open) socket.destroy();
+                resolve();
+              }, graceMs);
+              timer.unref();
+              const check = () => {
+                if (open.size === 0) {
+                  clearTimeout(timer);
+                  resolve();
+                }
+              };
+              for (const socket of open) socket.once('close', check);
+            }),
+          ),
+      );
+    },
+  };
+}

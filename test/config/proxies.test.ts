@@ -1,0 +1,86 @@
+/** The `proxies` section: each checked against the targets, the listen addresses and TLS. */
+import assert from 'node:assert/strict';
+import { ConfigError, buildConfig } from '../../src/config/config.js';
+
+const TARGETS = [
+  { name: 'warehouse', source: 'redshift_serverless', workgroupName: 'analytics', dbName: 'dev' },
+  {
+    name: 'orders',
+    source: 'lakeformation_table',
+    tableArn: 'arn:aws:glue:us-east-1:123456789012:table/sales/orders',
+  },
+];
+
+function problems(proxies: unknown[]): readonly string[] {
+  try {
+    buildConfig(
+      { listen: '127.0.0.1:9911', targets: TARGETS, proxies },
+      { baseDir: '/etc/credcache' },
+    );
+    return [];
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return error.problems;
+  }
+}
+
+describe('config: proxies', () => {
+  it('takes a proxy for a Redshift target, verify-full and token by default, caFile resolved', () => {
+    const config = buildConfig(
+      {
+        targets: TARGETS,
+        proxies: [
+          {
+            target: 'warehouse',
+            listen: '127.0.0.1:5439',
+            upstream: 'wg.example.com:5439',
+            caFile: 'ca.pem',
+          },
+        ],
+      },
+      { baseDir: '/etc/credcache' },
+    );
+    assert.deepEqual(config.proxies, [
+      {
+        target: 'warehouse',
+        listen: '127.0.0.1:5439',
+        upstream: 'wg.example.com:5439',
+        tls: 'verify-full',
+        caFile: '/etc/credcache/ca.pem',
+        clientAuth: 'token',
+      },
+    ]);
+  });
+
+  it('names every problem: target, listen, upstream, tls', () => {
+    assert.deepEqual(
+      problems([
+        { target: 'nope', listen: '127.0.0.1:5439', upstream: 'db:5439' },
+        { target: 'orders', listen: '0.0.0.0:5440', upstream: 'db:5439' },
+        { target: 'warehouse', listen: '127.0.0.1:9911', upstream: 'db' },
+        {
+          target: 'warehouse',
+          listen: '127.0.0.1:5441',
+          upstream: 'db.example.com:5439',
+          tls: 'disable',
+        },
+        {
+          target: 'warehouse',
+          listen: '127.0.0.1:5442',
+          upstream: '127.0.0.1:5432',
+          tls: 'disable',
+          clientAuth: 'anyone',
+        },
+      ]),
+      [
+        'proxies[4].clientAuth: must be token or none',
+        'proxies[0].target: no target "nope" is configured',
+        'proxies[1].target: orders is a lakeformation_table target; a proxy needs a redshift_serverless one',
+        'proxies[1].listen: 0.0.0.0 is not a loopback address; set allowNonLoopback: true to listen on it',
+        'proxies[2].listen: 127.0.0.1:9911 is already listen',
+        'proxies[2].upstream: must be host:port (for example 127.0.0.1:9911)',
+        'proxies[3].tls: disable is allowed only for a loopback upstream; use verify-full',
+      ],
+    );
+  });
+});
