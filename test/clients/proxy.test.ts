@@ -216,3 +216,67 @@ describe('proxy: TLS to upstream, verified against the CA', function () {
     }
   });
 });
+
+describe('pgpass sink: libpq logs in with no password given', function () {
+  this.timeout(60_000);
+  const cluster = usePostgres({ passwordEncryption: 'scram-sha-256' });
+
+  it('psql reads the sink written for the target and logs in as its dbUser', async () => {
+    const { mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'credcache-pgpass-'));
+    const emulator = await startEmulator({
+      host: '127.0.0.1',
+      port: 0,
+      postgres: cluster.current.url,
+    });
+    const daemon = await startDaemon({
+      config: buildConfig({
+        listen: '127.0.0.1:0',
+        auth: { token: TOKEN },
+        targets: [
+          {
+            name: 'warehouse',
+            source: 'redshift_serverless',
+            workgroupName: 'analytics',
+            dbName: 'dev',
+          },
+        ],
+        sinks: [{ target: 'warehouse', path: join(dir, 'pgpass'), format: 'pgpass' }],
+        log: { level: 'silent' },
+      }),
+      upstream: { kind: 'emulator', url: emulator.url, ...EMULATOR_CLIENT },
+      logger: createLogger('silent'),
+      env: {},
+    });
+    try {
+      const served = (await (
+        await fetch(`${daemon.url}/v1/targets/warehouse`, { headers: { authorization: TOKEN } })
+      ).json()) as { dbUser: string };
+      // The emulator's user holds a colon (IAMR:…), escaped in the sink as libpq reads it.
+      assert.match(served.dbUser, /:/);
+      const psql = await run(
+        await findPsql(),
+        [
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(cluster.current.port),
+          '-U',
+          served.dbUser,
+          '-d',
+          'dev',
+          '-w',
+          '-Atc',
+          'select current_user',
+        ],
+        { env: { PATH: '/usr/bin:/bin', PGPASSFILE: join(dir, 'pgpass') } },
+      );
+      assert.equal(psql.stdout.trim(), served.dbUser);
+    } finally {
+      await daemon.shutdown();
+      await emulator.close();
+    }
+  });
+});
