@@ -1,5 +1,6 @@
 /** The `proxies` section: each checked against the targets, the listen addresses and TLS. */
 import assert from 'node:assert/strict';
+import { checkConfig } from '../../src/cli/client.js';
 import { ConfigError, buildConfig } from '../../src/config/config.js';
 
 const TARGETS = [
@@ -82,5 +83,23 @@ describe('config: proxies', () => {
         'proxies[3].tls: disable is allowed only for a loopback upstream; use verify-full',
       ],
     );
+  });
+
+  it('check-config prints each proxy', () => {
+    const config = buildConfig(
+      {
+        targets: TARGETS,
+        proxies: [
+          { target: 'warehouse', listen: '127.0.0.1:5439', upstream: 'db.example.com:5439' },
+        ],
+      },
+      { env: {} },
+    );
+    const lines = checkConfig({ config, region: undefined });
+    const at = lines.indexOf('proxies: 1');
+    assert.deepEqual(lines.slice(at, at + 2), [
+      'proxies: 1',
+      '  proxies[0]: PostgreSQL on 127.0.0.1:5439 → db.example.com:5439 as target warehouse (TLS verify-full; clients send the token as password)',
+    ]);
   });
 });
