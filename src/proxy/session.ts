@@ -16,6 +16,7 @@ import {
   SQLSTATE,
   askCleartextPassword,
   authenticationOk,
+  cancelRequest,
   errorResponse,
   md5Password,
   passwordMessage,
@@ -278,11 +279,7 @@ export async function runSession(client: Socket, options: SessionOptions): Promi
     }
     if (first.message.kind === 'cancel') {
       // Pass it on as it came: the client holds upstream's own process id and key.
-      const cancel = Buffer.alloc(12 + first.message.secretKey.length);
-      cancel.writeInt32BE(cancel.length, 0);
-      cancel.writeInt32BE(80_877_102, 4);
-      cancel.writeInt32BE(first.message.processId, 8);
-      first.message.secretKey.copy(cancel, 12);
+      const cancel = cancelRequest(first.message.processId, first.message.secretKey);
       const upstream = await openUpstream(options).catch(() => undefined);
       upstream?.end(cancel);
       client.end();

@@ -86,6 +86,16 @@ export function startupMessage(parameters: Readonly<Record<string, string>>): Bu
   return out;
 }
 
+/** A CancelRequest for the backend `processId` with `secretKey` (passed upstream as it came). */
+export function cancelRequest(processId: number, secretKey: Buffer): Buffer {
+  const out = Buffer.alloc(12 + secretKey.length);
+  out.writeInt32BE(out.length, 0);
+  out.writeInt32BE(CANCEL_REQUEST, 4);
+  out.writeInt32BE(processId, 8);
+  secretKey.copy(out, 12);
+  return out;
+}
+
 /** The SSLRequest the proxy sends upstream before TLS. */
 export function sslRequest(): Buffer {
   const out = Buffer.alloc(8);

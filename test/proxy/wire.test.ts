@@ -6,6 +6,7 @@ import {
   ProtocolError,
   SQLSTATE,
   askCleartextPassword,
+  cancelRequest,
   errorResponse,
   md5Password,
   message,
@@ -53,6 +54,8 @@ describe('proxy: PostgreSQL wire messages', () => {
     assert.ok(read?.kind === 'cancel');
     assert.equal(read.processId, 4242);
     assert.equal(read.secretKey.readInt32BE(0), -7);
+    // Written back as it was read: what the proxy passes upstream.
+    assert.deepEqual(cancelRequest(read.processId, read.secretKey), cancel);
   });
 
   it('refuses what is not a first message, before buffering more than the limit', () => {
