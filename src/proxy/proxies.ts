@@ -12,6 +12,7 @@ import type { CredentialKey } from '../cache/key.js';
 import type { ProxyConfig } from '../config/schema.js';
 import { type ListenAddress, listen, parseListen } from '../net/address.js';
 import type { DatabaseCredential, SessionOutcome } from './session.js';
+import { SaltedPasswords } from './scram.js';
 import { runSession } from './session.js';
 
 export interface ProxyMetrics {
@@ -52,6 +53,7 @@ export async function startProxies(deps: ProxyDependencies): Promise<RunningProx
   const servers: Server[] = [];
   const open = new Set<Socket>();
   const addresses: string[] = [];
+  const saltedPasswords = new SaltedPasswords();
   try {
     for (const [index, proxy] of deps.proxies.entries()) {
       const listenAt = parseListen(proxy.listen) as ListenAddress;
@@ -71,6 +73,7 @@ export async function startProxies(deps: ProxyDependencies): Promise<RunningProx
           ca,
           clientAuth: proxy.clientAuth,
           checkToken: deps.checkToken,
+          saltedPasswords,
           credential: async () => {
             const key = deps.targetKey(proxy.target);
             if (!key) throw new Error(`no target ${proxy.target} is configured now`);

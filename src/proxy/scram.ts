@@ -5,9 +5,58 @@
  * the password is used as given, without SASLprep — PostgreSQL itself falls back to the raw
  * bytes for a password SASLprep would reject, and Redshift passwords are printable ASCII.
  */
-import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
 
 export const SCRAM_SHA_256 = 'SCRAM-SHA-256';
+
+/**
+ * The most PBKDF2 iterations a server may ask for. PostgreSQL's default is 4096 (about a
+ * millisecond); a server asking for billions would hold a thread for minutes on every login.
+ */
+export const MAX_ITERATIONS = 1_000_000;
+
+const derive = promisify(pbkdf2);
+
+/**
+ * SaltedPassword (PBKDF2 of the password, the server's salt and iteration count) by all three,
+ * for a few recent ones. A role's salt and count stay the same until its password changes, so
+ * every login on one cached credential after the first skips the derivation — the costliest step
+ * of a connection's set-up (pgbouncer keeps the same keys for the same reason). Derived off the
+ * event loop (libuv's thread pool), so logins never stall the daemon's HTTP answers. Keyed by a
+ * hash, not the password; bounded, the oldest dropped first.
+ */
+export class SaltedPasswords {
+  readonly #entries = new Map<string, Promise<Buffer>>();
+  #derivations = 0;
+
+  constructor(readonly maxEntries = 8) {}
+
+  /** How many derivations were run (not served from memory). */
+  get derivations(): number {
+    return this.#derivations;
+  }
+
+  get(password: string, salt: Buffer, iterations: number): Promise<Buffer> {
+    const key = createHash('sha256')
+      .update(`${iterations}\0${salt.toString('base64')}\0`)
+      .update(password)
+      .digest('base64');
+    const known = this.#entries.get(key);
+    if (known) return known;
+    this.#derivations += 1;
+    const salted = derive(password, salt, iterations, 32, 'sha256');
+    this.#entries.set(key, salted);
+    // A failed derivation is not kept.
+    salted.catch(() => this.#entries.delete(key));
+    while (this.#entries.size > this.maxEntries) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.#entries.delete(oldest);
+    }
+    return salted;
+  }
+}
 
 /** Why a SCRAM exchange cannot go on: the server's message is malformed or not genuine. */
 export class ScramError extends Error {
@@ -43,10 +92,16 @@ export class ScramClient {
   #clientFirstBare = '';
   #serverSignature: Buffer | undefined;
 
+  readonly #salted: SaltedPasswords;
+
   /** `nonce` is for tests (a known vector); otherwise 18 random bytes. */
-  constructor(password: string, nonce: string = randomBytes(18).toString('base64')) {
+  constructor(
+    password: string,
+    options: { readonly salted?: SaltedPasswords; readonly nonce?: string } = {},
+  ) {
     this.#password = password;
-    this.#clientNonce = nonce;
+    this.#clientNonce = options.nonce ?? randomBytes(18).toString('base64');
+    this.#salted = options.salted ?? new SaltedPasswords(1);
   }
 
   /**
@@ -59,7 +114,7 @@ export class ScramClient {
   }
 
   /** The client-final message for the server-first message. */
-  final(serverFirst: string): string {
+  async final(serverFirst: string): Promise<string> {
     const server = attributes(serverFirst);
     const nonce = server.get('r');
     const salt = server.get('s');
@@ -70,13 +125,12 @@ export class ScramClient {
     if (!salt || !Number.isSafeInteger(iterations) || iterations < 1) {
       throw new ScramError('the server-first message lacks a salt or an iteration count');
     }
-    const salted = pbkdf2Sync(
-      this.#password,
-      Buffer.from(salt, 'base64'),
-      iterations,
-      32,
-      'sha256',
-    );
+    if (iterations > MAX_ITERATIONS) {
+      throw new ScramError(
+        `the server asks for ${iterations} PBKDF2 iterations, over the ${MAX_ITERATIONS} allowed`,
+      );
+    }
+    const salted = await this.#salted.get(this.#password, Buffer.from(salt, 'base64'), iterations);
     const clientKey = hmac(salted, 'Client Key');
     const withoutProof = `c=biws,r=${nonce}`;
     const authMessage = `${this.#clientFirstBare},${serverFirst},${withoutProof}`;

@@ -10,7 +10,7 @@
  */
 import { type Socket, connect as tcpConnect } from 'node:net';
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
-import { SCRAM_SHA_256, ScramClient } from './scram.js';
+import { SCRAM_SHA_256, ScramClient, type SaltedPasswords } from './scram.js';
 import {
   ProtocolError,
   SQLSTATE,
@@ -68,6 +68,8 @@ export interface SessionOptions {
   readonly credential: () => Promise<DatabaseCredential>;
   /** Told once, when the setup ends (relaying, or refused). */
   readonly outcome?: (outcome: SessionOutcome, detail?: string) => void;
+  /** SCRAM keys already derived for a password, shared by the proxy's connections. */
+  readonly saltedPasswords?: SaltedPasswords;
   /** The longest the setup may take, client and upstream together (default 30 s). */
   readonly setupTimeoutMs?: number;
 }
@@ -174,6 +176,7 @@ async function authenticateUpstream(
   upstream: Reader,
   credential: DatabaseCredential,
   parameters: ReadonlyMap<string, string>,
+  saltedPasswords: SaltedPasswords | undefined,
 ): Promise<void> {
   const socket = upstream.socket;
   const startup: Record<string, string> = {};
@@ -219,7 +222,9 @@ async function authenticateUpstream(
             `upstream offers no SASL mechanism the proxy speaks (${request.mechanisms.join(', ')})`,
           );
         }
-        scram = new ScramClient(credential.dbPassword);
+        scram = new ScramClient(credential.dbPassword, {
+          ...(saltedPasswords && { salted: saltedPasswords }),
+        });
         socket.write(saslInitialResponse(SCRAM_SHA_256, scram.first()));
         break;
       case 'sasl-continue':
@@ -229,7 +234,7 @@ async function authenticateUpstream(
             SQLSTATE.connectionFailure,
             'upstream continued a SASL exchange never begun',
           );
-        socket.write(saslResponse(scram.final(request.data)));
+        socket.write(saslResponse(await scram.final(request.data)));
         break;
       case 'sasl-final':
         if (!scram)
@@ -320,7 +325,7 @@ export async function runSession(client: Socket, options: SessionOptions): Promi
     });
     const upstreamReader = new Reader(upstreamSocket);
     upstreamSocket.on('error', () => client.destroy());
-    await authenticateUpstream(upstreamReader, credential, parameters);
+    await authenticateUpstream(upstreamReader, credential, parameters, options.saltedPasswords);
     // Logged in: the client is told so, then everything is relayed as it comes.
     const fromUpstream = upstreamReader.detach();
     const fromClient = reader.detach();
