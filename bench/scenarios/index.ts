@@ -5,6 +5,7 @@ import { emulatorScenario } from './emulator.js';
 import { engineScenario } from './engine.js';
 import { fleetScenario } from './fleet.js';
 import { pressureScenario } from './pressure.js';
+import { proxyScenario } from './proxy.js';
 import { readerScenario } from './reader.js';
 import { scaleScenario } from './scale.js';
 import { upstreamScenario } from './upstream.js';
@@ -18,4 +19,5 @@ export const SCENARIOS: readonly Scenario[] = [
   pressureScenario,
   fleetScenario,
   readerScenario,
+  proxyScenario,
 ];
