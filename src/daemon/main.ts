@@ -156,13 +156,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     stopUpstream();
     throw error;
   });
+  const proxyLog = proxyOutcomeObserver(logger, clock);
   const proxies = await startProxies({
     proxies: config.proxies,
     targetKey: (name) => targets.get(name)?.key,
     cache: engine.cache,
     checkToken: running.check,
     metrics: (target) => metrics.proxy(target),
-    onOutcome: proxyOutcomeObserver(logger),
+    onOutcome: proxyLog.observe,
   }).catch(async (error: unknown) => {
     await listeners.close();
     stopUpstream();
@@ -187,6 +188,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     auth: running.auth.mode,
     allowsAll: running.rules.allow.allowsAll,
     warm,
+    proxies: config.proxies.map(({ target, upstream, tls, clientAuth }, index) => ({
+      target,
+      listen: proxies.addresses[index] ?? '',
+      upstream,
+      tls,
+      clientAuth,
+    })),
   });
 
   let stopping: Promise<void> | undefined;
@@ -196,6 +204,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       // drain has, less the reserve it keeps for the exit.
       const proxyGrace = Math.max(0, config.shutdownGraceSeconds * 1000 - EXIT_RESERVE_MS);
       await Promise.all([listeners.close(), proxies.close(proxyGrace)]);
+      proxyLog.stop();
       stopUpstream();
       logger.info('stopped');
     })());

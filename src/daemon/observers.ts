@@ -14,6 +14,7 @@ import type { UpstreamCall } from '../providers/instrumented.js';
 import type { SinkObserver } from '../sinks/sinks.js';
 import type { CredentialEngine, CredentialEngineOptions } from '../refresh/engine.js';
 import type { AuthMode } from './http/auth.js';
+import { LogBudget } from './log-budget.js';
 import type { Logger } from './logger.js';
 import type { Readiness } from './readiness.js';
 import type { Targets } from './targets.js';
@@ -126,6 +127,16 @@ export interface WarmReport {
   readonly ms: number;
 }
 
+/** A proxy as the start-up line names it: never a password, only where and how. */
+export interface StartedProxy {
+  readonly target: string;
+  /** `host:port` it listens on (the port chosen when the configuration said 0). */
+  readonly listen: string;
+  readonly upstream: string;
+  readonly tls: string;
+  readonly clientAuth: 'token' | 'none';
+}
+
 /**
  * The start-up lines: a warning for each setting that widens who can read credentials, then one
  * structured line saying where it listens, where upstream is, how clients authenticate and how
@@ -141,14 +152,25 @@ export function logStartup(
     readonly auth: AuthMode;
     readonly allowsAll: boolean;
     readonly warm: WarmReport;
+    /** The PostgreSQL proxies, each with the address it listens on. */
+    readonly proxies?: readonly StartedProxy[];
   },
 ): void {
   const { config, auth, warm } = started;
+  const proxies = started.proxies ?? [];
   if (auth.kind === 'disabled') {
     logger.warn(
       'authentication is disabled (auth.disabled: true): any local process can read credentials',
     );
   }
+  proxies.forEach((proxy, index) => {
+    if (proxy.clientAuth === 'none') {
+      logger.warn(
+        { proxy: `proxies[${index}]`, target: proxy.target, listen: proxy.listen },
+        'proxy without client authentication (clientAuth: none): any local process can use the database as the target',
+      );
+    }
+  });
   if (!isLoopbackHost(config.listen.host)) {
     logger.warn(
       { listen: started.listen },
@@ -169,6 +191,7 @@ export function logStartup(
       ...(started.probeListen !== undefined && { probeListen: started.probeListen }),
       upstream: started.upstream,
       auth: auth.kind === 'file' ? { tokenFile: auth.path, created: auth.created } : auth,
+      ...(proxies.length > 0 && { proxies }),
       targets: warm.targets,
       warmed: warm.warmed,
       warmMs: warm.ms,
@@ -179,16 +202,32 @@ export function logStartup(
 
 /**
  * The PostgreSQL proxies' connections: each refusal logged with its target and reason (never a
- * password or the token), a successful login at debug.
+ * password or the token), a successful login at debug. Refusals share a line budget (`LogBudget`):
+ * a local process opening connection after connection with a wrong token cannot flood the log;
+ * past the budget they are counted by outcome, in one line when the window ends.
  */
 export function proxyOutcomeObserver(
   logger: Logger,
-): (target: string, outcome: string, detail?: string) => void {
-  return (target, outcome, detail) => {
-    if (outcome === 'success' || outcome === 'cancel_forwarded') {
-      logger.debug({ target, outcome }, 'proxy connection');
-    } else if (outcome !== 'client_gone') {
-      logger.warn({ target, outcome, reason: detail }, 'proxy connection refused');
-    }
+  clock: Clock,
+): { readonly observe: (target: string, outcome: string, detail?: string) => void; stop(): void } {
+  const budget = new LogBudget({
+    clock,
+    report: (byOutcome, windowSeconds) => {
+      const total = Object.values(byOutcome).reduce((sum, count) => sum + count, 0);
+      logger.warn(
+        { suppressed: total, byOutcome, windowSeconds },
+        'more proxy connections were refused than the log shows; counted here',
+      );
+    },
+  });
+  return {
+    observe(target, outcome, detail) {
+      if (outcome === 'success' || outcome === 'cancel_forwarded') {
+        logger.debug({ target, outcome }, 'proxy connection');
+      } else if (outcome !== 'client_gone' && budget.admit(outcome)) {
+        logger.warn({ target, outcome, reason: detail }, 'proxy connection refused');
+      }
+    },
+    stop: () => budget.stop(),
   };
 }
