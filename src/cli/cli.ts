@@ -61,6 +61,13 @@ interface EmulatorCommandOptions {
   readonly postgres?: string;
 }
 
+interface ServeCommandOptions {
+  readonly config?: string;
+  readonly emulator?: boolean;
+  readonly emulatorPort?: number;
+  readonly emulatorPostgres?: string;
+}
+
 export function buildProgram(io: CliIo = defaultIo): Command {
   const program = new Command('credcache')
     .description('Credential-caching sidecar for AWS Lake Formation and Redshift Serverless')
@@ -112,11 +119,25 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       'port of the built-in emulator; 0 picks a free one',
       parsePort,
     )
-    .action(async (options: { config?: string; emulator?: boolean; emulatorPort?: number }) => {
+    .option(
+      '--emulator-postgres <url>',
+      'with --emulator: a PostgreSQL superuser URL; each Redshift Serverless credential the emulator issues becomes a login role there (as `credcache emulator --postgres`)',
+    )
+    .action(async (options: ServeCommandOptions, command: Command) => {
       const configFile = options.config ?? process.env.CREDCACHE_CONFIG;
+      if (options.emulatorPostgres !== undefined && options.emulator !== true) {
+        command.error(
+          "error: option '--emulator-postgres <url>' needs --emulator: it backs the built-in emulator, which runs only with --emulator",
+        );
+      }
       const emulator =
         options.emulator || options.emulatorPort !== undefined
-          ? { ...(options.emulatorPort !== undefined && { port: options.emulatorPort }) }
+          ? {
+              ...(options.emulatorPort !== undefined && { port: options.emulatorPort }),
+              ...(options.emulatorPostgres !== undefined && {
+                postgres: options.emulatorPostgres,
+              }),
+            }
           : undefined;
       // The checks serve makes at start, made again by every reload (SIGHUP).
       const check = async () =>

@@ -23,6 +23,11 @@ export interface LocalUpstream {
   readonly kind: string;
   /** `http://127.0.0.1:<port>`: both services' endpoint. */
   readonly url: string;
+  /**
+   * What stands behind it, for the start-up line: the database the emulator installs Redshift
+   * logins in, as a URL without its password. Absent when there is none.
+   */
+  readonly database?: string | undefined;
   /** The region used when neither the configuration nor the environment names one. */
   readonly region: string;
   /** What the SDK clients sign with when the environment holds no AWS identity. */
@@ -35,6 +40,8 @@ export interface UpstreamDescription {
   readonly kind: string;
   /** The local endpoint's URL. */
   readonly url?: string;
+  /** The local endpoint's database (its URL, never its password), when it has one. */
+  readonly database?: string;
   readonly region: string;
   /** Each service's endpoint and where it was set (`SDK default` when nowhere). */
   readonly endpoints: { readonly lakeFormation: string; readonly redshiftServerless: string };
@@ -138,7 +145,13 @@ export function createUpstream(
     },
     async describe() {
       const where = {
-        ...(local ? { kind: local.kind, url: local.url } : { kind: 'aws' }),
+        ...(local
+          ? {
+              kind: local.kind,
+              url: local.url,
+              ...(local.database !== undefined && { database: local.database }),
+            }
+          : { kind: 'aws' }),
         region,
         endpoints: {
           lakeFormation: endpointOf(

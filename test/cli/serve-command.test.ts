@@ -233,6 +233,51 @@ describe('credcache serve (process)', function () {
     assert.equal(open.code, 2);
     assert.match(open.stderr, /CREDCACHE_LISTEN: 0\.0\.0\.0 is not a loopback address/);
   });
+
+  it('refuses --emulator-postgres without --emulator, in one line, before touching the database', async () => {
+    const { file } = await writeConfig();
+    for (const args of [
+      [
+        'serve',
+        '--config',
+        file,
+        '--emulator-postgres',
+        'postgres://admin:s3cret@127.0.0.1:1/postgres',
+      ],
+      // --emulator-port alone starts the emulator, but the database is asked for with --emulator.
+      [
+        'serve',
+        '--config',
+        file,
+        '--emulator-port',
+        '0',
+        '--emulator-postgres',
+        'postgres://127.0.0.1:1/x',
+      ],
+    ]) {
+      const refused = await failure(args);
+      assert.equal(refused.code, 1);
+      assert.equal(refused.stdout, '');
+      assert.equal(
+        refused.stderr,
+        "error: option '--emulator-postgres <url>' needs --emulator: it backs the built-in emulator, which runs only with --emulator\n",
+      );
+    }
+    // With --emulator, an unreachable database fails the start, named without its password.
+    const unreachable = await failure([
+      'serve',
+      '--config',
+      file,
+      '--emulator',
+      '--emulator-postgres',
+      'postgres://admin:s3cret@127.0.0.1:1/postgres',
+    ]);
+    assert.equal(unreachable.code, 1);
+    assert.equal(
+      unreachable.stderr,
+      'credcache: cannot connect to PostgreSQL at postgres://admin:***@127.0.0.1:1/postgres: connect ECONNREFUSED 127.0.0.1:1\n',
+    );
+  });
 });
 
 describe('credcache get and check-config (process)', function () {
@@ -315,5 +360,10 @@ describe('credcache get and check-config (process)', function () {
       const { stdout } = await run(process.execPath, [BIN, command, '--help'], { env: ENV });
       assert.match(stdout, new RegExp(`Usage: credcache ${command}`));
     }
+    const serve = await run(process.execPath, [BIN, 'serve', '--help'], { env: ENV });
+    assert.match(
+      serve.stdout,
+      /--emulator-postgres <url>\s+with --emulator: a PostgreSQL superuser URL/,
+    );
   });
 });
