@@ -42,7 +42,7 @@ LABEL org.opencontainers.image.title="credcache" \
 # `credcache` on the PATH, for `docker exec … credcache get <target>` (CREDCACHE_CONFIG is set).
 RUN set -eux; \
     apt-get update; \
-    apt-get install -y --no-install-recommends tini; \
+    apt-get install -y --no-install-recommends tini ca-certificates; \
     rm -rf /var/lib/apt/lists/*; \
     groupadd --system --gid 10001 credcache; \
     useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

@@ -519,9 +519,17 @@ describe('container image (Dockerfile)', function () {
     assert.notEqual(uid, 0);
     assert.equal(uid, runAsUser, 'deploy/k8s runs the pod as the image user');
     assert.equal(one(runtime, 'STOPSIGNAL').args, 'SIGTERM');
-    // tini from Debian, with no recommends and no apt lists left behind.
+    // tini and ca-certificates from Debian, with no recommends and no apt lists left behind:
+    // the proxies' caFile in deploy/ (TLS verify-full to Redshift) is ca-certificates' bundle.
     const run = commands(runtime);
-    assert.ok(run.includes('apt-get install -y --no-install-recommends tini'), run.join('\n'));
+    assert.ok(
+      run.includes('apt-get install -y --no-install-recommends tini ca-certificates'),
+      run.join('\n'),
+    );
+    const ecs = buildConfig(parse(await read('deploy/ecs/credcache.yaml')), { env: {} });
+    for (const proxy of [...config.proxies, ...ecs.proxies]) {
+      assert.equal(proxy.caFile, '/etc/ssl/certs/ca-certificates.crt', 'a file the image holds');
+    }
     assert.ok(run.includes('rm -rf /var/lib/apt/lists/*'));
     const entrypoint = exec(one(runtime, 'ENTRYPOINT').args);
     const cmd = exec(one(runtime, 'CMD').args);

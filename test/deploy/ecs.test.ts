@@ -21,6 +21,8 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { buildConfig } from '../../src/config/config.js';
 import { isLoopbackHost } from '../../src/net/loopback.js';
+import { freePort } from '../clients/helpers.js';
+import { type ProcessIdentity, mayRead, runReportsCommand } from './redshift-shapes.js';
 
 const DIR = new URL('../../deploy/ecs/', import.meta.url);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -198,6 +200,13 @@ async function daemonConfig() {
   return buildConfig(parse(await daemonConfigText()), { env, origin: 'deploy/ecs' });
 }
 
+/** A container's user and its one group (`user: "uid:gid"`; ECS has no supplementary groups). */
+function identityOf(c: Container): ProcessIdentity {
+  const [uid, gid] = c.user.split(':').map(Number);
+  assert.ok(uid !== undefined && gid !== undefined, `${c.name}: user is uid:gid`);
+  return { uid, gids: [gid] };
+}
+
 /** The URL the health check command fetches. */
 function healthCheckUrl(c: Container): URL {
   const script = c.healthCheck?.command.join(' ') ?? '';
@@ -338,6 +347,9 @@ describe('ECS task definition (deploy/ecs)', function () {
       assert.ok(!['0.0.0.0', '::'].includes(address.host), `${field} on ${address.host}`);
       assert.ok(isLoopbackHost(address.host), `${field} on ${address.host}`);
     }
+    for (const proxy of config.proxies) {
+      assert.match(proxy.listen, /^127\.0\.0\.1:\d+$/, 'proxies[].listen');
+    }
     assert.equal(config.allowNonLoopback, false);
     // Nothing in the container's environment moves a listener.
     assert.deepEqual(
@@ -362,9 +374,11 @@ describe('ECS task definition (deploy/ecs)', function () {
     assert.equal(mountOf(app, 'credcache-token')?.containerPath, dirname(tokenFile));
     assert.equal(mountOf(app, 'credcache-token')?.readOnly, true);
     assert.equal(envOf(app, 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE'), tokenFile);
-    // The file is 0600 and owned by credcache's user: the app runs as the same one.
-    assert.equal(app.user, credcache.user);
-    assert.ok(Number(app.user.split(':')[0]) > 0, 'non-root');
+    // The file is 0640, credcache's user's and group's: the app runs as another user in that group.
+    assert.equal(config.auth.tokenFileMode, 0o640);
+    assert.notEqual(identityOf(app).uid, identityOf(credcache).uid);
+    assert.equal(identityOf(app).gids[0], identityOf(credcache).gids[0]);
+    assert.ok(identityOf(app).uid > 0, 'non-root');
     // FULL_URI: credcache's loopback listener, a Lake Formation target of the config.
     const uri = new URL(envOf(app, 'AWS_CONTAINER_CREDENTIALS_FULL_URI') ?? '');
     assert.equal(uri.protocol, 'http:');
@@ -381,6 +395,72 @@ describe('ECS task definition (deploy/ecs)', function () {
     assert.deepEqual(app.entryPoint, ['env', '-u', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI']);
     assert.equal(envOf(app, 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'), undefined);
     assert.ok(app.command && app.command.length > 0, 'the app command follows the entry point');
+  });
+
+  it("gives the app containers the 0640 token and sinks through credcache's group, and reports the Redshift proxy on localhost, after credcache is healthy", async () => {
+    const task = await taskDefinition();
+    const config = await daemonConfig();
+    const init = containerNamed(task, 'credcache-config');
+    const credcache = containerNamed(task, 'credcache');
+    const reports = containerNamed(task, 'reports');
+    const tokenFile = config.auth.tokenFile;
+    assert.ok(tokenFile);
+    const volume = dirname(tokenFile);
+    // Files credcache writes belong to its user and its group (the volume is not setgid).
+    const daemon = identityOf(credcache);
+    const [daemonGid] = daemon.gids;
+    assert.ok(daemonGid !== undefined);
+    const outsider: ProcessIdentity = { uid: 65534, gids: [65534] };
+    const readers = task.containerDefinitions.filter(
+      (c) => c !== init && c !== credcache && mountOf(c, 'credcache-token') !== undefined,
+    );
+    assert.deepEqual(readers.map((c) => c.name).sort(), ['app', 'reports']);
+    // The init script opens the folder to the group (0750): the readers must get through it.
+    assert.match(init.command?.[0] ?? '', new RegExp(`chmod 0750 ${volume};`));
+    assert.ok(config.sinks.some((sink) => sink.format === 'aws-credentials'));
+    const files = [
+      { path: tokenFile, mode: config.auth.tokenFileMode },
+      ...config.sinks.map((sink) => ({ path: sink.path, mode: sink.mode })),
+    ];
+    for (const { path, mode } of files) {
+      assert.equal(dirname(path), volume, `${path} is in the shared volume`);
+      const file = { mode, uid: daemon.uid, gid: daemonGid };
+      for (const c of readers) {
+        assert.notEqual(identityOf(c).uid, daemon.uid, `${c.name} is not credcache's user`);
+        assert.ok(mayRead(file, identityOf(c)), `${c.name} reads ${path}`);
+        assert.equal(mountOf(c, 'credcache-token')?.containerPath, volume, c.name);
+        assert.equal(mountOf(c, 'credcache-token')?.readOnly, true, c.name);
+        assert.deepEqual(c.dependsOn, [{ containerName: 'credcache', condition: 'HEALTHY' }]);
+      }
+      assert.ok(!mayRead(file, outsider), `no one outside the group reads ${path}`);
+      assert.equal(mode & 0o037, 0, `${path}: group reads only, others nothing`);
+    }
+    for (const sink of config.sinks.filter((s) => s.format === 'pgpass')) {
+      assert.equal(sink.mode & 0o077, 0, `${sink.path}: libpq ignores a pgpass group can read`);
+    }
+    // The proxy: loopback (awsvpc: the task's containers share it), where reports looks, TLS
+    // verified with the image's CA file; reports takes the token file as its password.
+    assert.equal(config.proxies.length, 1);
+    const [proxy] = config.proxies;
+    assert.ok(proxy);
+    assert.equal(
+      config.targets.find((t) => t.name === proxy.target)?.source,
+      'redshift_serverless',
+    );
+    const listen = /^127\.0\.0\.1:(\d+)$/.exec(proxy.listen);
+    assert.ok(listen, proxy.listen);
+    assert.equal(envOf(reports, 'PGHOST'), '127.0.0.1');
+    assert.equal(envOf(reports, 'PGPORT'), listen[1]);
+    assert.equal(proxy.tls, 'verify-full');
+    assert.equal(proxy.caFile, '/etc/ssl/certs/ca-certificates.crt');
+    assert.equal(proxy.clientAuth, 'token');
+    assert.match(
+      proxy.upstream,
+      /^[a-z0-9-]+\.\d{12}\.[a-z0-9-]+\.redshift-serverless\.amazonaws\.com:5439$/,
+    );
+    assert.ok((reports.command ?? []).join(' ').includes(`PGPASSWORD="$(cat ${tokenFile})"`));
+    assert.equal(reports.readonlyRootFilesystem, true);
+    assert.deepEqual(reports.linuxParameters?.capabilities.drop, ['ALL']);
   });
 
   it('starts: the init script writes the config, the daemon serves it, the health check and the app SDK pass', async () => {
@@ -403,9 +483,16 @@ describe('ECS task definition (deploy/ecs)', function () {
       );
     // The parameter's value: deploy/ecs/credcache.yaml with free ports in place of 9911/9912
     // (the assertions above tie those to the app and the health check) and the local volumes.
+    // The proxy on a free port in place of 5439, its Redshift endpoint a closed loopback port.
+    const [proxy] = (await daemonConfig()).proxies;
+    assert.ok(proxy);
+    const proxyPort = await freePort();
+    const closedPort = await freePort();
     const configText = local(await daemonConfigText())
       .replace(/^listen: 127\.0\.0\.1:\d+/m, 'listen: 127.0.0.1:0')
-      .replace(/^probeListen: 127\.0\.0\.1:\d+/m, 'probeListen: 127.0.0.1:0');
+      .replace(/^probeListen: 127\.0\.0\.1:\d+/m, 'probeListen: 127.0.0.1:0')
+      .replace(`listen: ${proxy.listen}`, `listen: 127.0.0.1:${proxyPort}`)
+      .replace(`upstream: ${proxy.upstream}`, `upstream: 127.0.0.1:${closedPort}`);
     // The init container's script, with the volume paths of this machine; as root it hands the
     // token directory to 10001, elsewhere to the user running the test.
     const [shell, flag] = init.entryPoint ?? [];
@@ -430,7 +517,7 @@ describe('ECS task definition (deploy/ecs)', function () {
     assert.deepEqual(parse(await readFile(configFile, 'utf8')), parse(configText));
     assert.equal((await stat(configFile)).mode & 0o777, 0o444);
     const tokenDir = await stat(volumes['/var/run/credcache'] ?? '');
-    assert.equal(tokenDir.mode & 0o7777, 0o700);
+    assert.equal(tokenDir.mode & 0o7777, 0o750);
     assert.equal(tokenDir.uid, uid === 0 ? 10001 : uid);
     assert.equal((await stat(volumes['/tmp'] ?? '')).mode & 0o7777, 0o1777);
 
@@ -472,7 +559,27 @@ describe('ECS task definition (deploy/ecs)', function () {
 
       // The token file credcache created in the shared volume.
       const tokenFile = local(envOf(app, 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE') ?? '');
-      assert.equal((await stat(tokenFile)).mode & 0o777, 0o600);
+      assert.equal((await stat(tokenFile)).mode & 0o777, 0o640);
+      const token = await readFile(tokenFile, 'utf8');
+      for (const sink of (await daemonConfig()).sinks) {
+        const path = local(sink.path);
+        assert.equal((await stat(path)).mode & 0o777, sink.mode, path);
+        if (sink.format === 'aws-credentials') {
+          assert.match(await readFile(path, 'utf8'), new RegExp(`^\\[${sink.target}\\]$`, 'm'));
+        }
+      }
+      // reports: its entry point and command as ECS runs them, the token into PGPASSWORD, psql
+      // through the proxy, which takes the token and finds the endpoint unreachable (08006).
+      const reports = containerNamed(task, 'reports');
+      const ran = await runReportsCommand(
+        [...(reports.entryPoint ?? []), ...(reports.command ?? []).map(local)],
+        {
+          ...Object.fromEntries((reports.environment ?? []).map((e) => [e.name, e.value])),
+          PGPORT: String(proxyPort),
+        },
+      );
+      assert.equal(ran.env.PGPASSWORD, token, ran.stderr);
+      assert.equal(ran.outcome, '08006', ran.stderr);
       const uri = new URL(envOf(app, 'AWS_CONTAINER_CREDENTIALS_FULL_URI') ?? '');
       const direct = await fetch(`${started.listen}${uri.pathname}`, {
         headers: { authorization: await readFile(tokenFile, 'utf8') },

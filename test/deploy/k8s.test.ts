@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,6 +18,8 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { parse, parseAllDocuments } from 'yaml';
 import { buildConfig } from '../../src/config/config.js';
+import { freePort } from '../clients/helpers.js';
+import { type ProcessIdentity, mayRead, runReportsCommand } from './redshift-shapes.js';
 
 const DIR = new URL('../../deploy/k8s/', import.meta.url);
 const BIN = new URL('../../bin/credcache.js', import.meta.url).pathname;
@@ -78,6 +80,7 @@ interface Rendered {
   podMonitor: PodMonitor;
   sidecar: IContainer;
   app: IContainer;
+  reports: IContainer;
   configText: string;
 }
 
@@ -100,10 +103,11 @@ async function rendered(): Promise<Rendered> {
   assert.ok(pod);
   const sidecar = pod.initContainers?.find((c) => c.name === 'credcache');
   const app = pod.containers.find((c) => c.name === 'app');
-  assert.ok(sidecar && app);
+  const reports = pod.containers.find((c) => c.name === 'reports');
+  assert.ok(sidecar && app && reports);
   const configText = configMap.data?.['credcache.yaml'];
   assert.ok(configText);
-  return { deployment, configMap, serviceAccount, podMonitor, sidecar, app, configText };
+  return { deployment, configMap, serviceAccount, podMonitor, sidecar, app, reports, configText };
 }
 
 const env = (container: IContainer, name: string) =>
@@ -183,7 +187,7 @@ describe('Kubernetes manifests (deploy/k8s)', function () {
       assert.equal(probe?.httpGet?.port, 'credcache-probe');
     }
     // Resources and a restrictive security context on every container.
-    for (const container of [sidecar, app]) {
+    for (const container of [sidecar, ...(pod.containers ?? [])]) {
       assert.ok(container.resources?.requests?.cpu && container.resources.requests.memory);
       assert.ok(container.resources.limits?.cpu && container.resources.limits.memory);
       const security = container.securityContext;
@@ -229,6 +233,82 @@ describe('Kubernetes manifests (deploy/k8s)', function () {
     assert.ok(sidecar.volumeMounts?.some((m) => m.mountPath === '/tmp'));
   });
 
+  it('give the app containers the token, the sinks and the Redshift proxy: 0640 files read through the fsGroup, by no one else', async () => {
+    const { deployment, sidecar, reports, configText } = await rendered();
+    const pod = deployment.spec?.template.spec;
+    assert.ok(pod);
+    const config = buildConfig(parse(configText), {
+      env: containerEnv(sidecar, { 'status.podIP': POD_IP }),
+    });
+    const tokenFile = config.auth.tokenFile;
+    assert.ok(tokenFile);
+    const volume = dirname(tokenFile);
+    // Who is who: a container's own user and group, else the pod's; every container is also in
+    // the pod's fsGroup, which owns the emptyDir (setgid) and so every file credcache writes in it.
+    const podContext = pod.securityContext;
+    const fsGroup = podContext?.fsGroup;
+    assert.equal(typeof fsGroup, 'number', 'an fsGroup');
+    const identity = (container: IContainer): ProcessIdentity => {
+      const uid = container.securityContext?.runAsUser ?? podContext?.runAsUser;
+      const gid = container.securityContext?.runAsGroup ?? podContext?.runAsGroup;
+      assert.ok(uid !== undefined && gid !== undefined, container.name);
+      return { uid, gids: [gid, fsGroup ?? -1, ...(podContext?.supplementalGroups ?? [])] };
+    };
+    const daemon = identity(sidecar);
+    const outsider: ProcessIdentity = { uid: 65534, gids: [65534] };
+    const files = [
+      { path: tokenFile, mode: config.auth.tokenFileMode },
+      ...config.sinks.map((sink) => ({ path: sink.path, mode: sink.mode })),
+    ];
+    assert.ok(config.sinks.length > 0, 'a sink');
+    assert.ok(config.sinks.some((sink) => sink.format === 'aws-credentials'));
+    for (const { path, mode } of files) {
+      assert.equal(dirname(path), volume, `${path} is in the shared volume`);
+      const file = { mode, uid: daemon.uid, gid: fsGroup ?? -1 };
+      assert.ok(mayRead(file, daemon), `credcache reads ${path}`);
+      for (const container of pod.containers) {
+        const reader = identity(container);
+        assert.notEqual(reader.uid, daemon.uid, `${container.name} is not credcache's user`);
+        assert.ok(
+          mayRead(file, reader),
+          `${container.name} reads ${path} (mode ${mode.toString(8)})`,
+        );
+        const mount = container.volumeMounts?.find((m) => m.name === 'credcache-token');
+        assert.equal(mount?.mountPath, volume, container.name);
+        assert.equal(mount?.readOnly, true, container.name);
+      }
+      assert.ok(!mayRead(file, outsider), `no one outside the group reads ${path}`);
+      assert.equal(mode & 0o037, 0, `${path}: group reads only, others nothing`);
+    }
+    // libpq ignores a password file that group or others can read: a pgpass sink is 0600/0400
+    // and read by credcache's own user.
+    for (const sink of config.sinks.filter((s) => s.format === 'pgpass')) {
+      assert.equal(sink.mode & 0o077, 0, sink.path);
+    }
+
+    // The proxy: loopback, where reports looks, TLS verified with the image's CA file.
+    assert.equal(config.proxies.length, 1);
+    const [proxy] = config.proxies;
+    assert.ok(proxy);
+    const target = config.targets.find((t) => t.name === proxy.target);
+    assert.equal(target?.source, 'redshift_serverless');
+    const listen = /^127\.0\.0\.1:(\d+)$/.exec(proxy.listen);
+    assert.ok(listen, proxy.listen);
+    assert.equal(env(reports, 'PGHOST'), '127.0.0.1');
+    assert.equal(env(reports, 'PGPORT'), listen[1]);
+    assert.equal(proxy.tls, 'verify-full');
+    assert.equal(proxy.caFile, '/etc/ssl/certs/ca-certificates.crt');
+    assert.equal(proxy.clientAuth, 'token');
+    assert.match(
+      proxy.upstream,
+      /^[a-z0-9-]+\.\d{12}\.[a-z0-9-]+\.redshift-serverless\.amazonaws\.com:5439$/,
+    );
+    const proxyPort = sidecar.ports?.find((port) => port.name === 'redshift-proxy');
+    assert.equal(proxyPort?.containerPort, Number(listen[1]));
+    // reports takes the token as its password from the file credcache writes.
+    assert.ok((reports.command ?? []).join(' ').includes(`PGPASSWORD="$(cat ${tokenFile})"`));
+  });
+
   it('open no listener on a wildcard address (0.0.0.0, ::), in the file or in the pod', async () => {
     const { sidecar, configText } = await rendered();
     const document = parse(configText) as unknown;
@@ -243,6 +323,9 @@ describe('Kubernetes manifests (deploy/k8s)', function () {
         ['probeListen', config.probeListen],
       ] as const) {
         assert.ok(!WILDCARDS.includes(address.host), `${where}: ${field} on ${address.host}`);
+      }
+      for (const proxy of config.proxies) {
+        assert.match(proxy.listen, /^127\.0\.0\.1:\d+$/, `${where}: proxies[].listen`);
       }
       // The credential API stays on loopback; only the probe listener leaves it.
       assert.equal(config.listen.host, '127.0.0.1', where);
@@ -285,21 +368,29 @@ describe('Kubernetes manifests (deploy/k8s)', function () {
     );
   });
 
-  it('hold a config and environment the daemon starts with, answering where probes and app look', async () => {
-    const { sidecar, configText, app } = await rendered();
+  it('hold a config and environment the daemon starts with, answering where probes, app and reports look', async () => {
+    const { sidecar, configText, app, reports } = await rendered();
     const dir = await mkdtemp(join(tmpdir(), 'credcache-k8s-'));
-    // The same file, with only what a test machine needs changed: the token directory, and free
-    // ports in place of 9911/9912 (which the assertions above tie to the probes and the app).
+    // The same file, with only what a test machine needs changed: the shared volume's folder,
+    // free ports in place of 9911/9912/5439 (which the assertions above tie to the probes, the
+    // app and reports), and a closed loopback port in place of the Redshift endpoint.
     const document = parse(configText) as Record<string, unknown>;
     const original = buildConfig(document, { env: {} });
-    const tokenFile = join(dir, 'token');
+    const volume = dirname(original.auth.tokenFile ?? '');
+    const local = (text: string) => text.replaceAll(volume, dir);
+    const tokenFile = local(original.auth.tokenFile ?? '');
+    const [proxy] = original.proxies;
+    assert.ok(proxy);
+    const proxyPort = await freePort();
+    const closedPort = await freePort();
     const file = join(dir, 'credcache.yaml');
     await writeFile(
       file,
-      configText
-        .replace(original.auth.tokenFile ?? '', tokenFile)
-        .replace(/listen: 127\.0\.0\.1:\d+/, 'listen: 127.0.0.1:0')
-        .replace(/probeListen: 127\.0\.0\.1:\d+/, 'probeListen: 127.0.0.1:0'),
+      local(configText)
+        .replace(/^listen: 127\.0\.0\.1:\d+/m, 'listen: 127.0.0.1:0')
+        .replace(/^probeListen: 127\.0\.0\.1:\d+/m, 'probeListen: 127.0.0.1:0')
+        .replace(`listen: ${proxy.listen}`, `listen: 127.0.0.1:${proxyPort}`)
+        .replace(`upstream: ${proxy.upstream}`, `upstream: 127.0.0.1:${closedPort}`),
     );
     // The pod's IP is this machine's loopback here, with a free port in place of 9912.
     const sidecarEnv = containerEnv(sidecar, { 'status.podIP': '127.0.0.1' });
@@ -347,7 +438,34 @@ describe('Kubernetes manifests (deploy/k8s)', function () {
         headers: { authorization: token },
       });
       assert.equal(credentials.status, 200);
-      assert.ok(((await credentials.json()) as { Token?: string }).Token);
+      const served = (await credentials.json()) as { Token?: string; AccessKeyId?: string };
+      assert.ok(served.Token);
+
+      // The token and the sinks in the shared volume, with the modes the pod's users rely on.
+      assert.equal((await stat(tokenFile)).mode & 0o777, 0o640);
+      for (const sink of original.sinks) {
+        const path = local(sink.path);
+        assert.equal((await stat(path)).mode & 0o777, sink.mode, path);
+        if (sink.format === 'aws-credentials') {
+          assert.match(await readFile(path, 'utf8'), new RegExp(`^\\[${sink.target}\\]$`, 'm'));
+        }
+      }
+      // reports' own command: the token file into PGPASSWORD, psql to localhost:5439 (here a free
+      // port), through the proxy, which accepts the token and then finds the Redshift endpoint
+      // unreachable (08006: a closed port here); a wrong token would be 28P01.
+      const reportsEnv = containerEnv(reports, {});
+      const ran = await runReportsCommand((reports.command ?? []).map(local), {
+        ...reportsEnv,
+        PGPORT: String(proxyPort),
+      });
+      assert.equal(ran.env.PGPASSWORD, token, ran.stderr);
+      assert.equal(ran.env.PGHOST, '127.0.0.1');
+      assert.equal(ran.outcome, '08006', ran.stderr);
+      const wrong = await runReportsCommand(
+        ['sh', '-c', 'set -eu; while true; do psql; sleep 1; done'],
+        { ...reportsEnv, PGPORT: String(proxyPort), PGPASSWORD: 'not-the-token-0123456789' },
+      );
+      assert.equal(wrong.outcome, '28P01');
     } finally {
       child.kill('SIGTERM');
       const [code] = (await once(child, 'exit')) as [number | null];
