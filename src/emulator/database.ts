@@ -92,11 +92,20 @@ export async function connectPostgres(url: string): Promise<LoginDatabase> {
   };
 }
 
-/** The URL without its password, for messages. */
+/**
+ * Query parameters node-postgres reads a password from (`?password=…`, as libpq does) and the
+ * TLS key's passphrase: hidden like the URL's own password.
+ */
+const SECRET_PARAMETERS = ['password', 'sslpassword'] as const;
+
+/** The URL without its password (in the URL or in its query), for messages and logs. */
 export function redact(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password !== '') parsed.password = '***';
+    for (const name of SECRET_PARAMETERS) {
+      if (parsed.searchParams.has(name)) parsed.searchParams.set(name, '***');
+    }
     return parsed.toString();
   } catch {
     return '(not a URL)';

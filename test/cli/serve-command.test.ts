@@ -277,6 +277,20 @@ describe('credcache serve (process)', function () {
       unreachable.stderr,
       'credcache: cannot connect to PostgreSQL at postgres://admin:***@127.0.0.1:1/postgres: connect ECONNREFUSED 127.0.0.1:1\n',
     );
+    // A password in the query (node-postgres reads it there too) is hidden as well.
+    const inQuery = await failure([
+      'serve',
+      '--config',
+      file,
+      '--emulator',
+      '--emulator-postgres',
+      'postgres://admin@127.0.0.1:1/postgres?password=s3cret',
+    ]);
+    assert.match(
+      inQuery.stderr,
+      /^credcache: cannot connect to PostgreSQL at postgres:\/\/admin@127\.0\.0\.1:1\/postgres\?password=\*\*\*: /,
+    );
+    assert.ok(!inQuery.stderr.includes('s3cret'), inQuery.stderr);
   });
 });
 

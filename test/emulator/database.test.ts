@@ -8,7 +8,7 @@ import {
   GetCredentialsCommand,
   InternalServerException,
 } from '@aws-sdk/client-redshift-serverless';
-import type { DatabaseLogin, LoginDatabase } from '../../src/emulator/database.js';
+import { type DatabaseLogin, type LoginDatabase, redact } from '../../src/emulator/database.js';
 import { useEmulator } from '../support/emulator.js';
 
 class FakeLoginDatabase implements LoginDatabase {
@@ -66,5 +66,27 @@ describe('emulator: GetCredentials with a login database', () => {
     );
     assert.equal(logged.length, 1);
     assert.match(logged[0] ?? '', /IAMR:credcache-emulator.*connection terminated unexpectedly/);
+  });
+});
+
+describe('emulator: the database URL in messages and logs (redact)', () => {
+  it('hides the password in the URL and in its query, and keeps the rest', () => {
+    assert.equal(
+      redact('postgres://admin:s3cret@127.0.0.1:5433/postgres'),
+      'postgres://admin:***@127.0.0.1:5433/postgres',
+    );
+    assert.equal(
+      redact('postgres://admin@127.0.0.1:5433/postgres?password=s3cret&application_name=x'),
+      'postgres://admin@127.0.0.1:5433/postgres?password=***&application_name=x',
+    );
+    assert.equal(
+      redact('postgres://admin@h/db?sslpassword=k3y&sslmode=verify-full'),
+      'postgres://admin@h/db?sslpassword=***&sslmode=verify-full',
+    );
+    assert.equal(
+      redact('postgres://admin@127.0.0.1/postgres'),
+      'postgres://admin@127.0.0.1/postgres',
+    );
+    assert.equal(redact('not a url s3cret'), '(not a URL)');
   });
 });
