@@ -137,7 +137,7 @@ export function checkConfig(checked: Preflight): string[] {
   lines.push(`proxies: ${config.proxies.length}`);
   config.proxies.forEach((proxy, index) => {
     lines.push(
-      `  proxies[${index}]: PostgreSQL on ${proxy.listen} → ${proxy.upstream} as target ${proxy.target} (TLS ${proxy.tls}${proxy.caFile ? `, CA ${proxy.caFile}` : ''}; clients ${proxy.clientAuth === 'token' ? 'send the token as password' : 'any local process: no token'})`,
+      `  proxies[${index}]: PostgreSQL on ${proxy.listen} → ${proxy.upstream} as target ${proxy.target} (TLS ${proxy.tls}${proxy.caFile ? `, CA ${proxy.caFile}` : ''}; clients ${proxy.clientAuth === 'token' ? 'send the token as password' : 'any local process: no token'}; at most ${proxy.maxConnections} connections)`,
     );
   });
   return lines;

@@ -10,6 +10,8 @@ import type { CredentialsScope, Source } from '../providers/types.js';
 export const DEFAULT_LISTEN = '127.0.0.1:9911';
 export const DEFAULT_DURATION_SECONDS = 3600;
 export const TARGET_NAME = /^[a-z0-9-]{1,63}$/;
+/** `proxies[i].maxConnections` when not set (pgbouncer's default `max_client_conn`). */
+export const DEFAULT_PROXY_MAX_CONNECTIONS = 100;
 
 const seconds = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -139,6 +141,14 @@ export const proxy = z.strictObject({
   /** CAs (PEM) that sign the upstream's certificate; absent: Node's bundled roots. */
   caFile: text('a file path').min(1, 'must not be empty').optional(),
   clientAuth: z.enum(['token', 'none'], { error: 'must be token or none' }).default('token'),
+  /**
+   * Client connections open at once, each holding one upstream connection; the one beyond is
+   * answered 53300 (too_many_connections) and closed. Bounded by default, as pgbouncer's
+   * max_client_conn is (100): a sidecar serves one workload's pool, not a fleet, and an unbounded
+   * local port would let one runaway client use up the workgroup's connections and this
+   * process's file descriptors.
+   */
+  maxConnections: wholeNumber(1, 10_000).default(DEFAULT_PROXY_MAX_CONNECTIONS),
 });
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -158,6 +158,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   });
   const proxyLog = proxyOutcomeObserver(logger, clock);
   const proxies = await startProxies({
+    clock,
     proxies: config.proxies,
     targetKey: (name) => targets.get(name)?.key,
     cache: engine.cache,

@@ -145,7 +145,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}) 
   });
   const proxyActive = new Gauge({
     name: 'credcache_proxy_active_connections',
-    help: 'Client connections a PostgreSQL proxy is relaying now, by target.',
+    help: 'Client connections a PostgreSQL proxy holds now (in setup or relayed), by target.',
     labelNames: ['target'] as const,
     registers,
   });

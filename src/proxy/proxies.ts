@@ -2,18 +2,22 @@
  * The PostgreSQL-protocol proxies: one listener per configured proxy, each client connection a
  * session (session.ts) on the target's current cached credential. New connections always take
  * the credential the cache holds now; open ones are never cut by a refresh (their login is done).
- * On shutdown the listeners close at once (new connections are refused) and open connections go
- * on until `close`'s deadline, then are ended.
+ * A proxy holds at most `maxConnections` client connections at once; one beyond is answered
+ * `53300` (too_many_connections, as PostgreSQL answers) and closed, before it is read. On
+ * shutdown the listeners close at once (new connections are refused) and open connections go on
+ * until `close`'s deadline, then are ended. Every timer is the given clock's.
  */
 import { readFileSync } from 'node:fs';
 import { type Server, type Socket, createServer } from 'node:net';
 import type { CredentialCache } from '../cache/credential-cache.js';
+import type { Clock } from '../clock.js';
 import type { CredentialKey } from '../cache/key.js';
 import type { ProxyConfig } from '../config/schema.js';
 import { type ListenAddress, listen, parseListen } from '../net/address.js';
 import type { DatabaseCredential, SessionOutcome } from './session.js';
 import { SaltedPasswords } from './scram.js';
-import { runSession } from './session.js';
+import { refuse, runSession } from './session.js';
+import { SQLSTATE } from './wire.js';
 
 export interface ProxyMetrics {
   connection(outcome: string): void;
@@ -22,6 +26,8 @@ export interface ProxyMetrics {
 }
 
 export interface ProxyDependencies {
+  /** The daemon's clock: session deadlines, refusal lingers and the drain's grace period. */
+  readonly clock: Clock;
   readonly proxies: readonly ProxyConfig[];
   /** The key of a Redshift target by name (the running configuration's: reloads change it). */
   readonly targetKey: (name: string) => CredentialKey | undefined;
@@ -50,7 +56,9 @@ function databaseCredential(credentials: unknown): DatabaseCredential {
 }
 
 export async function startProxies(deps: ProxyDependencies): Promise<RunningProxies> {
+  const { clock } = deps;
   const servers: Server[] = [];
+  /** Every client connection a session runs on, all proxies together (for the drain). */
   const open = new Set<Socket>();
   const addresses: string[] = [];
   const saltedPasswords = new SaltedPasswords();
@@ -60,14 +68,36 @@ export async function startProxies(deps: ProxyDependencies): Promise<RunningProx
       const upstream = parseListen(proxy.upstream) as ListenAddress;
       const ca = proxy.caFile === undefined ? undefined : readFileSync(proxy.caFile);
       const metrics = deps.metrics(proxy.target);
+      const outcome = (result: SessionOutcome, detail?: string) => {
+        metrics.connection(result);
+        deps.onOutcome?.(proxy.target, result, detail);
+      };
+      /** This proxy's sessions, for its `maxConnections`. */
+      let sessions = 0;
       const server = createServer((socket) => {
+        if (sessions >= proxy.maxConnections) {
+          // Answered at once, without reading what the client sent: a connection over the limit
+          // costs no parsing, no credential and no upstream connection. libpq reads an
+          // ErrorResponse in answer to its SSLRequest, as from PostgreSQL when it cannot fork.
+          refuse(
+            socket,
+            clock,
+            SQLSTATE.tooManyConnections,
+            `sorry, too many clients already: the credcache proxy for ${proxy.target} takes at most ${proxy.maxConnections} connections`,
+          );
+          outcome('too_many_connections');
+          return;
+        }
+        sessions++;
         open.add(socket);
         metrics.opened();
         socket.once('close', () => {
+          sessions--;
           open.delete(socket);
           metrics.closed();
         });
         void runSession(socket, {
+          clock,
           upstream,
           tls: proxy.tls,
           ca,
@@ -79,11 +109,8 @@ export async function startProxies(deps: ProxyDependencies): Promise<RunningProx
             if (!key) throw new Error(`no target ${proxy.target} is configured now`);
             return databaseCredential((await deps.cache.get(key)).entry.issued.credentials);
           },
-          outcome: (outcome, detail) => {
-            metrics.connection(outcome);
-            deps.onOutcome?.(proxy.target, outcome, detail);
-          },
-        });
+          outcome,
+        }).catch(() => socket.destroy()); // runSession settles every refusal itself
       });
       await listen(server, listenAt, `proxies[${index}].listen`);
       servers.push(server);
@@ -107,14 +134,13 @@ export async function startProxies(deps: ProxyDependencies): Promise<RunningProx
                 resolve();
                 return;
               }
-              const timer = setTimeout(() => {
+              const deadline = clock.setTimeout(() => {
                 for (const socket of open) socket.destroy();
                 resolve();
               }, graceMs);
-              timer.unref();
               const check = () => {
                 if (open.size === 0) {
-                  clearTimeout(timer);
+                  deadline.cancel();
                   resolve();
                 }
               };

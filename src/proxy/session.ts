@@ -10,6 +10,7 @@
  */
 import { type Socket, connect as tcpConnect } from 'node:net';
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import type { Clock } from '../clock.js';
 import { SCRAM_SHA_256, ScramClient, type SaltedPasswords } from './scram.js';
 import {
   ProtocolError,
@@ -53,9 +54,38 @@ export type SessionOutcome =
   | 'upstream_unreachable'
   | 'upstream_refused'
   | 'cancel_forwarded'
-  | 'client_gone';
+  | 'client_gone'
+  | 'setup_timeout'
+  | 'too_many_connections';
+
+/**
+ * How long a connection's setup may take, client and upstream together: the client's first
+ * messages and token, the credential, the upstream connection and login. A loopback client
+ * sends its startup at once and a Redshift login takes well under a second; PostgreSQL's own
+ * `authentication_timeout` is 60 s, for logins that may ask a person or a directory. A client
+ * that sends nothing is told so and closed at this deadline.
+ */
+export const SETUP_TIMEOUT_MS = 30_000;
+
+/**
+ * After a refusal's `ErrorResponse` and the end of the proxy's side, how long the client gets to
+ * read it and close before its socket is closed anyway (a client that never reads nor closes
+ * cannot keep a connection, or its place under `maxConnections`). What it sends meanwhile is
+ * read and dropped, so the closing never resets an answer not yet read.
+ */
+export const REFUSAL_LINGER_MS = 1_000;
+
+/**
+ * The most of a peer's bytes kept before the login is done. Every message then is at most
+ * `MAX_STARTUP_BYTES` or `MAX_AUTH_MESSAGE_BYTES`, and no client sends much beyond the message
+ * being read before it is logged in: one that has sent more than this is refused (`08P01`) at
+ * once, rather than buffered, or left unread where its hanging up would go unnoticed.
+ */
+export const MAX_SETUP_BUFFER_BYTES = 64 * 1024;
 
 export interface SessionOptions {
+  /** The daemon's clock: the setup deadline and the refusal linger are its timers. */
+  readonly clock: Clock;
   readonly upstream: UpstreamAddress;
   readonly tls: TlsMode;
   /** Trusted CAs for `verify-full` and `require` (PEM); absent: Node's bundled roots. */
@@ -70,7 +100,7 @@ export interface SessionOptions {
   readonly outcome?: (outcome: SessionOutcome, detail?: string) => void;
   /** SCRAM keys already derived for a password, shared by the proxy's connections. */
   readonly saltedPasswords?: SaltedPasswords;
-  /** The longest the setup may take, client and upstream together (default 30 s). */
+  /** The longest the setup may take, client and upstream together (`SETUP_TIMEOUT_MS`). */
   readonly setupTimeoutMs?: number;
 }
 
@@ -87,21 +117,37 @@ class Refusal extends Error {
 
 /**
  * Reads from `socket` until `parse` finds a whole message in what has arrived; returns it and
- * keeps the rest for the next read. Ends with a `Refusal` when the peer goes.
+ * keeps the rest for the next read. Ends with a `Refusal` when the peer goes, and with the setup's
+ * abort reason as soon as it is aborted; aborts the setup itself (with `overflow`'s refusal)
+ * when more than `MAX_SETUP_BUFFER_BYTES` wait to be read, whatever the session is waiting for.
  */
 class Reader {
   #buffer: Buffer = Buffer.alloc(0);
   #wake: (() => void) | undefined;
   #ended = false;
 
-  constructor(readonly socket: Socket | TLSSocket) {
+  readonly signal: AbortSignal;
+
+  constructor(
+    readonly socket: Socket | TLSSocket,
+    readonly setup: AbortController,
+    readonly overflow: () => Refusal,
+  ) {
+    this.signal = setup.signal;
     socket.on('data', this.#onData);
     socket.once('end', this.#onEnd);
     socket.once('close', this.#onEnd);
+    this.signal.addEventListener('abort', this.#onEnd);
   }
 
   readonly #onData = (chunk: Buffer) => {
-    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    if (this.signal.aborted) return;
+    if (this.#buffer.length + chunk.length > MAX_SETUP_BUFFER_BYTES) {
+      this.#buffer = Buffer.alloc(0);
+      this.setup.abort(this.overflow());
+    } else {
+      this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    }
     this.#wake?.();
   };
 
@@ -115,6 +161,7 @@ class Reader {
     gone: () => Refusal,
   ): Promise<T> {
     for (;;) {
+      if (this.signal.aborted) throw this.signal.reason;
       const found = parse(this.#buffer);
       if (found) {
         this.#buffer = this.#buffer.subarray(found.length);
@@ -131,16 +178,23 @@ class Reader {
     this.socket.off('data', this.#onData);
     this.socket.off('end', this.#onEnd);
     this.socket.off('close', this.#onEnd);
+    this.signal.removeEventListener('abort', this.#onEnd);
     const rest = this.#buffer;
     this.#buffer = Buffer.alloc(0);
     return rest;
   }
 }
 
-/** Opens the upstream connection: TCP, then TLS as `tls` says. */
-async function openUpstream(options: SessionOptions): Promise<Socket | TLSSocket> {
+/**
+ * Opens the upstream connection: TCP, then TLS as `tls` says. Aborting `signal` closes it, at
+ * any step and after.
+ */
+async function openUpstream(
+  options: SessionOptions,
+  signal: AbortSignal,
+): Promise<Socket | TLSSocket> {
   const { host, port } = options.upstream;
-  const raw = tcpConnect({ host, port });
+  const raw = tcpConnect({ host, port, signal });
   raw.setNoDelay(true);
   await new Promise<void>((resolve, reject) => {
     raw.once('connect', resolve);
@@ -164,11 +218,27 @@ async function openUpstream(options: SessionOptions): Promise<Socket | TLSSocket
     ...(options.ca !== undefined && { ca: options.ca }),
   };
   const secure = tlsConnect(tlsOptions);
+  // The TCP socket under it is closed by the signal; the TLS one goes with it.
+  signal.addEventListener('abort', () => secure.destroy(), { once: true });
   await new Promise<void>((resolve, reject) => {
     secure.once('secureConnect', resolve);
     secure.once('error', reject);
   });
   return secure;
+}
+
+/**
+ * Refuses a client: an `ErrorResponse` with `sqlstate` and `text`, then the proxy's side ends.
+ * What the client still sends is read and dropped; if it has not closed after
+ * `REFUSAL_LINGER_MS`, its socket is closed. Never a dropped socket, never a held one.
+ */
+export function refuse(client: Socket, clock: Clock, sqlstate: string, text: string): void {
+  if (client.destroyed) return;
+  client.on('error', () => client.destroy());
+  client.end(errorResponse(sqlstate, text));
+  client.resume();
+  const linger = clock.setTimeout(() => client.destroy(), REFUSAL_LINGER_MS);
+  client.once('close', () => linger.cancel());
 }
 
 /** Logs in upstream as `credential`, answering what the server asks; resolves at AuthenticationOk. */
@@ -257,37 +327,87 @@ async function authenticateUpstream(
 
 /**
  * Runs one client connection to its end. Resolves once the setup has ended (relaying, or the
- * client refused and its socket ended); relaying goes on after.
+ * client refused and its socket ended); relaying goes on after. Until then, the client going
+ * away or the setup deadline (`SETUP_TIMEOUT_MS`) aborts whatever the session is waiting for,
+ * and closes the upstream connection if one is open or opening.
  */
 export async function runSession(client: Socket, options: SessionOptions): Promise<SessionOutcome> {
+  const { clock } = options;
   client.setNoDelay(true);
-  const reader = new Reader(client);
-  let upstreamSocket: Socket | TLSSocket | undefined;
+  client.on('error', () => client.destroy());
+  const setup = new AbortController();
+  const timeoutMs = options.setupTimeoutMs ?? SETUP_TIMEOUT_MS;
   const clientGone = () =>
     new Refusal('client_gone', SQLSTATE.protocolViolation, 'the client went away');
-  const timer = setTimeout(() => {
-    client.destroy();
-    upstreamSocket?.destroy();
-  }, options.setupTimeoutMs ?? 30_000);
+  const timer = clock.setTimeout(
+    () =>
+      setup.abort(
+        new Refusal(
+          'setup_timeout',
+          SQLSTATE.connectionFailure,
+          `the connection was not set up within ${timeoutMs / 1000} s`,
+        ),
+      ),
+    timeoutMs,
+  );
+  // A CancelRequest is passed on even when the client hangs up right after sending it.
+  let abortOnClose = true;
+  const onClose = () => {
+    if (abortOnClose) setup.abort(clientGone());
+  };
+  client.once('close', onClose);
+  const reader = new Reader(
+    client,
+    setup,
+    () =>
+      new Refusal(
+        'protocol_error',
+        SQLSTATE.protocolViolation,
+        `more than ${MAX_SETUP_BUFFER_BYTES} bytes sent before the login was done`,
+      ),
+  );
+  /** `promise`, unless the setup is aborted first. */
+  const unlessAborted = <T>(promise: Promise<T>): Promise<T> =>
+    setup.signal.aborted
+      ? Promise.reject(setup.signal.reason as Error)
+      : new Promise<T>((resolve, reject) => {
+          const onAbort = () => reject(setup.signal.reason as Error);
+          setup.signal.addEventListener('abort', onAbort, { once: true });
+          promise.then(resolve, reject).finally(() => {
+            setup.signal.removeEventListener('abort', onAbort);
+          });
+        });
   const settle = (outcome: SessionOutcome, detail?: string) => {
-    clearTimeout(timer);
+    timer.cancel();
+    client.off('close', onClose);
     options.outcome?.(outcome, detail);
     return outcome;
   };
-  client.on('error', () => client.destroy());
   try {
-    // First messages: decline encryption (loopback), then the startup or a cancel.
+    // First messages: decline encryption (loopback) once each, as PostgreSQL does, then the
+    // startup or a cancel.
     let first = await reader.next(readFirstMessage, clientGone);
+    const declined = new Set<string>();
     while (first.message.kind === 'ssl' || first.message.kind === 'gssenc') {
+      if (declined.has(first.message.kind)) {
+        throw new ProtocolError(
+          `a second ${first.message.kind === 'ssl' ? 'SSL' : 'GSSENC'}Request`,
+        );
+      }
+      declined.add(first.message.kind);
       client.write('N');
       first = await reader.next(readFirstMessage, clientGone);
     }
     if (first.message.kind === 'cancel') {
       // Pass it on as it came: the client holds upstream's own process id and key.
+      abortOnClose = false;
+      reader.detach();
       const cancel = cancelRequest(first.message.processId, first.message.secretKey);
-      const upstream = await openUpstream(options).catch(() => undefined);
+      const upstream = await openUpstream(options, setup.signal).catch(() => undefined);
+      upstream?.on('error', () => upstream.destroy());
       upstream?.end(cancel);
       client.end();
+      client.resume();
       return settle('cancel_forwarded');
     }
     const { parameters } = first.message;
@@ -309,22 +429,34 @@ export async function runSession(client: Socket, options: SessionOptions): Promi
         );
       }
     }
-    const credential = await options.credential().catch((error: unknown) => {
+    const credential = await unlessAborted(options.credential()).catch((error: unknown) => {
+      if (setup.signal.aborted) throw error;
       throw new Refusal(
         'no_credential',
         SQLSTATE.connectionFailure,
         `no credential for the target: ${error instanceof Error ? error.message : String(error)}`,
       );
     });
-    upstreamSocket = await openUpstream(options).catch((error: unknown) => {
+    const upstreamSocket = await openUpstream(options, setup.signal).catch((error: unknown) => {
+      if (setup.signal.aborted) throw setup.signal.reason as Error;
       throw new Refusal(
         'upstream_unreachable',
         SQLSTATE.connectionFailure,
         `cannot reach the database at ${options.upstream.host}:${options.upstream.port}: ${error instanceof Error ? error.message : String(error)}`,
       );
     });
-    const upstreamReader = new Reader(upstreamSocket);
-    upstreamSocket.on('error', () => client.destroy());
+    // An upstream error ends the setup through its reader, and the relay through 'close'.
+    upstreamSocket.on('error', () => upstreamSocket.destroy());
+    const upstreamReader = new Reader(
+      upstreamSocket,
+      setup,
+      () =>
+        new Refusal(
+          'upstream_refused',
+          SQLSTATE.connectionFailure,
+          `upstream sent more than ${MAX_SETUP_BUFFER_BYTES} bytes before the login was done`,
+        ),
+    );
     await authenticateUpstream(upstreamReader, credential, parameters, options.saltedPasswords);
     // Logged in: the client is told so, then everything is relayed as it comes.
     const fromUpstream = upstreamReader.detach();
@@ -333,13 +465,13 @@ export async function runSession(client: Socket, options: SessionOptions): Promi
     if (fromClient.length > 0) upstreamSocket.write(fromClient);
     client.pipe(upstreamSocket);
     upstreamSocket.pipe(client);
-    const up = upstreamSocket;
-    client.once('close', () => up.destroy());
-    up.once('close', () => client.destroy());
+    client.once('close', () => upstreamSocket.destroy());
+    upstreamSocket.once('close', () => client.destroy());
     return settle('success');
   } catch (error) {
-    const refusal =
-      error instanceof Refusal
+    const refusal = setup.signal.aborted
+      ? (setup.signal.reason as Refusal)
+      : error instanceof Refusal
         ? error
         : error instanceof ProtocolError
           ? new Refusal('protocol_error', SQLSTATE.protocolViolation, error.message)
@@ -348,9 +480,11 @@ export async function runSession(client: Socket, options: SessionOptions): Promi
               SQLSTATE.connectionFailure,
               error instanceof Error ? error.message : String(error),
             );
-    upstreamSocket?.destroy();
-    if (refusal.outcome !== 'client_gone' && !client.destroyed) {
-      client.end(errorResponse(refusal.sqlstate, refusal.message));
+    // Whatever is open or opening upstream goes (the signal closes it), and the client is told.
+    if (!setup.signal.aborted) setup.abort(refusal);
+    reader.detach();
+    if (refusal.outcome !== 'client_gone') {
+      refuse(client, clock, refusal.sqlstate, refusal.message);
     }
     return settle(refusal.outcome, refusal.message);
   }

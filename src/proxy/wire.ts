@@ -35,7 +35,8 @@ export class ProtocolError extends Error {
 export function readFirstMessage(
   buffer: Buffer,
 ): { message: FirstMessage; length: number } | undefined {
-  if (buffer.length < 8) return undefined;
+  // The length is checked as soon as its four bytes are in: a huge one is refused at once.
+  if (buffer.length < 4) return undefined;
   const length = buffer.readInt32BE(0);
   if (length < 8 || length > MAX_STARTUP_BYTES) {
     throw new ProtocolError(`a startup packet of ${length} bytes`);
@@ -144,8 +145,9 @@ export const SQLSTATE = {
   connectionFailure: '08006',
   /** Malformed first messages (`protocol_violation`). */
   protocolViolation: '08P01',
-  /** Shutting down (`admin_shutdown`), or too many connections (`too_many_connections`). */
+  /** Shutting down (`admin_shutdown`). */
   adminShutdown: '57P01',
+  /** Over a proxy's `maxConnections` (`too_many_connections`, as PostgreSQL answers). */
   tooManyConnections: '53300',
   featureNotSupported: '0A000',
 } as const;

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import { systemClock } from '../../src/clock.js';
 import { buildConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/daemon/logger.js';
 import { type Daemon, startDaemon } from '../../src/daemon/main.js';
@@ -196,6 +197,7 @@ describe('proxy: TLS to upstream, verified against the CA', function () {
     const { createServer } = await import('node:net');
     const server = createServer((socket) => {
       void runSession(socket, {
+        clock: systemClock,
         upstream: { host: '127.0.0.1', port: proxy.cluster.current.port },
         tls: 'verify-full',
         clientAuth: 'none',

@@ -49,8 +49,28 @@ describe('config: proxies', () => {
         tls: 'verify-full',
         caFile: '/etc/credcache/ca.pem',
         clientAuth: 'token',
+        maxConnections: 100,
       },
     ]);
+  });
+
+  it('bounds the connections of each proxy: maxConnections, a whole number from 1 to 10,000', () => {
+    const at = (maxConnections: unknown) =>
+      problems([
+        { target: 'warehouse', listen: '127.0.0.1:5439', upstream: 'db:5439', maxConnections },
+      ]);
+    assert.deepEqual(at(0), ['proxies[0].maxConnections: must be at least 1']);
+    assert.deepEqual(at(10_001), ['proxies[0].maxConnections: must be at most 10000']);
+    assert.deepEqual(at(2.5), ['proxies[0].maxConnections: must be a whole number']);
+    assert.deepEqual(at('lots'), ['proxies[0].maxConnections: must be a number']);
+    assert.deepEqual(at(1), []);
+    const config = buildConfig({
+      targets: TARGETS,
+      proxies: [
+        { target: 'warehouse', listen: '127.0.0.1:5439', upstream: 'db:5439', maxConnections: 7 },
+      ],
+    });
+    assert.equal(config.proxies[0]?.maxConnections, 7);
   });
 
   it('names every problem: target, listen, upstream, tls', () => {
@@ -99,7 +119,7 @@ describe('config: proxies', () => {
     const at = lines.indexOf('proxies: 1');
     assert.deepEqual(lines.slice(at, at + 2), [
       'proxies: 1',
-      '  proxies[0]: PostgreSQL on 127.0.0.1:5439 → db.example.com:5439 as target warehouse (TLS verify-full; clients send the token as password)',
+      '  proxies[0]: PostgreSQL on 127.0.0.1:5439 → db.example.com:5439 as target warehouse (TLS verify-full; clients send the token as password; at most 100 connections)',
     ]);
   });
 });

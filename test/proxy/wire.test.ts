@@ -59,6 +59,13 @@ describe('proxy: PostgreSQL wire messages', () => {
   });
 
   it('refuses what is not a first message, before buffering more than the limit', () => {
+    // From the length's four bytes alone: nothing more is waited for.
+    const head = Buffer.alloc(4);
+    head.writeInt32BE(0x7fffffff, 0);
+    assert.throws(() => readFirstMessage(head), /a startup packet of 2147483647 bytes/);
+    head.writeInt32BE(MAX_STARTUP_BYTES, 0);
+    assert.equal(readFirstMessage(head), undefined);
+    assert.equal(readFirstMessage(head.subarray(0, 3)), undefined);
     const huge = Buffer.alloc(8);
     huge.writeInt32BE(MAX_STARTUP_BYTES + 1, 0);
     assert.throws(() => readFirstMessage(huge), ProtocolError);
