@@ -6,90 +6,13 @@
  * target's cached credential (SCRAM-SHA-256 or MD5, over TLS verified against the test's CA).
  */
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import { systemClock } from '../../src/clock.js';
 import { buildConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/daemon/logger.js';
-import { type Daemon, startDaemon } from '../../src/daemon/main.js';
-import { EMULATOR_CLIENT, type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
-import { type PostgresOptions, findPsql, run, usePostgres } from '../support/postgres.js';
-import { freePort } from './helpers.js';
-
-const TOKEN = 'proxy-test-token-0123456789';
-
-interface Setup {
-  readonly daemon: Daemon;
-  readonly emulator: RunningEmulator;
-  readonly port: number;
-}
-
-function useProxy(options: PostgresOptions, proxy: Record<string, unknown> = {}) {
-  const cluster = usePostgres(options);
-  let setup: Setup | undefined;
-  before(async function () {
-    this.timeout(60_000);
-    const emulator = await startEmulator({
-      host: '127.0.0.1',
-      port: 0,
-      postgres: cluster.current.url,
-    });
-    const port = await freePort();
-    const daemon = await startDaemon({
-      config: buildConfig({
-        listen: '127.0.0.1:0',
-        auth: { token: TOKEN },
-        cache: { refreshNowMinIntervalSeconds: 0 },
-        targets: [
-          {
-            name: 'warehouse',
-            source: 'redshift_serverless',
-            workgroupName: 'analytics',
-            dbName: 'dev',
-          },
-        ],
-        proxies: [
-          {
-            target: 'warehouse',
-            listen: `127.0.0.1:${port}`,
-            upstream: `127.0.0.1:${cluster.current.port}`,
-            ...(cluster.current.tls
-              ? { tls: 'verify-full', caFile: cluster.current.tls.caFile }
-              : { tls: 'disable' }),
-            ...proxy,
-          },
-        ],
-        log: { level: 'silent' },
-      }),
-      upstream: { kind: 'emulator', url: emulator.url, ...EMULATOR_CLIENT },
-      logger: createLogger('silent'),
-      env: {},
-    });
-    setup = { daemon, emulator, port };
-  });
-  after(async () => {
-    await setup?.daemon.shutdown();
-    await setup?.emulator.close();
-  });
-  return {
-    get current(): Setup {
-      return setup ?? assert.fail('not started');
-    },
-    cluster,
-  };
-}
-
-/** A node-postgres client through the proxy. */
-async function connect(port: number, password = TOKEN): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port,
-    user: 'anyone',
-    password,
-    database: 'dev',
-  });
-  await client.connect();
-  return client;
-}
+import { startDaemon } from '../../src/daemon/main.js';
+import { EMULATOR_CLIENT, startEmulator } from '../../src/emulator/server.js';
+import { findPsql, run, usePostgres } from '../support/postgres.js';
+import { TOKEN, connect, useProxy } from './proxy-setup.js';
 
 async function currentUser(port: number): Promise<string> {
   const client = await connect(port);
