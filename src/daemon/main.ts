@@ -204,7 +204,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       // The proxies stop accepting at once; relayed sessions get the grace period the HTTP
       // drain has, less the reserve it keeps for the exit.
       const proxyGrace = Math.max(0, config.shutdownGraceSeconds * 1000 - EXIT_RESERVE_MS);
-      await Promise.all([listeners.close(), proxies.close(proxyGrace)]);
+      // The proxies' listeners close first (synchronously), so that `shutting down`, logged once
+      // the HTTP listener is closed, also means that a new proxy connection is refused.
+      const proxiesClosed = proxies.close(proxyGrace);
+      await Promise.all([listeners.close(), proxiesClosed]);
       proxyLog.stop();
       stopUpstream();
       logger.info('stopped');
