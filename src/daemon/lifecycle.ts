@@ -207,7 +207,9 @@ const EXIT_LINGER_MS = 500;
  * still running (a daemon still starting, waiting on a hung upstream, is stopped too). The
  * daemon's shutdown ends `EXIT_RESERVE_MS` before the grace period does; the process exits at
  * the latest halfway into that reserve, which leaves the other half for the exit itself. The
- * linger after a clean `stop` comes out of the grace period, not after it.
+ * linger after a clean `stop` comes out of the grace period, not after it. These two timers are
+ * the process's own watchdog, on the system's clock on purpose: they are outside the daemon
+ * (whose timers all go through its `Clock`) and must fire whatever that clock is.
  */
 export function stopOnSignal(
   stop: () => Promise<void>,
