@@ -152,6 +152,7 @@ function checkDocument(
     problems.push(
       ...proxyProblems(proxies, fields.targets, {
         allowNonLoopback: fields.allowNonLoopback ?? false,
+        authDisabled: fields.auth?.disabled === true,
         taken: [listen, probeListen].filter((address) => typeof address === 'object'),
       }),
     );
@@ -209,7 +210,7 @@ function resolvePaths(fields: ValidFields, baseDir: string): ValidFields {
 function proxyProblems(
   proxies: readonly (RawConfig['proxies'][number] | undefined)[],
   targets: readonly (TargetConfig | undefined)[],
-  options: { allowNonLoopback: boolean; taken: readonly ListenAddress[] },
+  options: { allowNonLoopback: boolean; authDisabled: boolean; taken: readonly ListenAddress[] },
 ): string[] {
   const problems: string[] = [];
   const taken = new Map(
@@ -234,11 +235,21 @@ function proxyProblems(
           `${at}.listen: ${listen.host} is not a loopback address; set allowNonLoopback: true to listen on it`,
         );
       }
+      if (proxy.clientAuth === 'none' && !isLoopbackHost(listen.host)) {
+        problems.push(
+          `${at}.clientAuth: none is allowed only on a loopback listen address; ${listen.host} is not one`,
+        );
+      }
       const key = `${listen.host}:${listen.port}`;
       const other = taken.get(key);
       if (listen.port !== 0 && other !== undefined)
         problems.push(`${at}.listen: ${key} is already ${other}`);
       taken.set(key, `${at}.listen`);
+    }
+    if (proxy.clientAuth === 'token' && options.authDisabled) {
+      problems.push(
+        `${at}.clientAuth: token needs the daemon's token, and auth.disabled is true; say clientAuth: none to let any local process in`,
+      );
     }
     const upstream = parseListen(proxy.upstream);
     if (typeof upstream === 'string') problems.push(`${at}.upstream: ${upstream}`);
@@ -372,6 +383,11 @@ function sinkProblems(
     } else if (!formatsFor(target.source).includes(sink.format)) {
       problems.push(
         `sinks[${index}].format: ${sink.format} does not suit target "${sink.target}" (${target.source}); use ${formatsFor(target.source).join(', ')}`,
+      );
+    }
+    if (sink.format === 'pgpass' && (sink.mode & 0o077) !== 0) {
+      problems.push(
+        `sinks[${index}].mode: libpq ignores a pgpass file its group or others can read; use "0600" or "0400"`,
       );
     }
     const first = paths.get(sink.path);

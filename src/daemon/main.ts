@@ -162,7 +162,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     proxies: config.proxies,
     targetKey: (name) => targets.get(name)?.key,
     cache: engine.cache,
-    checkToken: running.check,
+    checkToken: running.isToken,
     metrics: (target) => metrics.proxy(target),
     onOutcome: proxyLog.observe,
   }).catch(async (error: unknown) => {

@@ -83,6 +83,9 @@ export class RunningConfig {
   /** Whether an `Authorization` header value carries the token in use (for the HTTP front). */
   readonly check = (header: string | undefined): boolean => this.#auth.check(header);
 
+  /** Whether a password is the token in use, exactly (for the PostgreSQL proxies). */
+  readonly isToken = (password: string): boolean => this.#auth.matches(password);
+
   /**
    * Loads the configuration again with `load` and applies it, or keeps the running one when it
    * fails. Reloads run one at a time; asking while one waits to begin joins it.

@@ -12,10 +12,10 @@ const TARGETS = [
   },
 ];
 
-function problems(proxies: unknown[]): readonly string[] {
+function problems(proxies: unknown[], extra: Record<string, unknown> = {}): readonly string[] {
   try {
     buildConfig(
-      { listen: '127.0.0.1:9911', targets: TARGETS, proxies },
+      { listen: '127.0.0.1:9911', targets: TARGETS, proxies, ...extra },
       { baseDir: '/etc/credcache' },
     );
     return [];
@@ -52,6 +52,44 @@ describe('config: proxies', () => {
         maxConnections: 100,
       },
     ]);
+  });
+
+  it('refuses clientAuth: none off loopback, and clientAuth: token with authentication disabled', () => {
+    assert.deepEqual(
+      problems(
+        [
+          { target: 'warehouse', listen: '0.0.0.0:5439', upstream: 'db:5439', clientAuth: 'none' },
+          { target: 'warehouse', listen: '0.0.0.0:5440', upstream: 'db:5439' },
+          {
+            target: 'warehouse',
+            listen: '127.0.0.1:5441',
+            upstream: 'db:5439',
+            clientAuth: 'none',
+          },
+        ],
+        { allowNonLoopback: true },
+      ),
+      [
+        'proxies[0].clientAuth: none is allowed only on a loopback listen address; 0.0.0.0 is not one',
+      ],
+    );
+    assert.deepEqual(
+      problems(
+        [
+          { target: 'warehouse', listen: '127.0.0.1:5439', upstream: 'db:5439' },
+          {
+            target: 'warehouse',
+            listen: '127.0.0.1:5440',
+            upstream: 'db:5439',
+            clientAuth: 'none',
+          },
+        ],
+        { auth: { disabled: true } },
+      ),
+      [
+        "proxies[0].clientAuth: token needs the daemon's token, and auth.disabled is true; say clientAuth: none to let any local process in",
+      ],
+    );
   });
 
   it('bounds the connections of each proxy: maxConnections, a whole number from 1 to 10,000', () => {

@@ -38,7 +38,7 @@ describe('configuration: sinks', () => {
         '  - {name: warehouse, source: redshift_serverless, workgroupName: analytics}',
         'sinks:',
         '  - {target: orders, path: run/orders.credentials, format: aws-credentials}',
-        '  - {target: warehouse, path: /abs/pgpass, format: pgpass, mode: 0640}',
+        '  - {target: warehouse, path: /abs/pgpass, format: pgpass, mode: 0400}',
       ].join('\n'),
     );
     const config = await loadConfig(file, {});
@@ -49,7 +49,7 @@ describe('configuration: sinks', () => {
         format: 'aws-credentials',
         mode: 0o600,
       },
-      { target: 'warehouse', path: '/abs/pgpass', format: 'pgpass', mode: 0o640 },
+      { target: 'warehouse', path: '/abs/pgpass', format: 'pgpass', mode: 0o400 },
     ]);
     assert.deepEqual(buildConfig({}, { env: {} }).sinks, []);
   });
@@ -112,11 +112,28 @@ describe('configuration: sinks', () => {
     assert.deepEqual(problems({ sinks: { target: 'orders' } }), ['sinks: must be a list of sinks']);
   });
 
+  it('refuses a pgpass sink its group could read: libpq would ignore the file', () => {
+    assert.deepEqual(
+      problems({
+        sinks: [
+          { target: 'warehouse', path: '/a', format: 'pgpass', mode: '0640' },
+          { target: 'warehouse', path: '/b', format: 'pgpass', mode: '0440' },
+          { target: 'warehouse', path: '/c', format: 'json', mode: '0640' },
+          { target: 'warehouse', path: '/d', format: 'pgpass', mode: '0400' },
+        ],
+      }),
+      [
+        'sinks[0].mode: libpq ignores a pgpass file its group or others can read; use "0600" or "0400"',
+        'sinks[1].mode: libpq ignores a pgpass file its group or others can read; use "0600" or "0400"',
+      ],
+    );
+  });
+
   it('check-config prints each sink', () => {
     const config = buildConfig(
       {
         targets: TARGETS,
-        sinks: [{ target: 'warehouse', path: '/run/pgpass', format: 'pgpass', mode: '0440' }],
+        sinks: [{ target: 'warehouse', path: '/run/pgpass', format: 'pgpass', mode: '0400' }],
       },
       { env: {} },
     );
@@ -124,7 +141,7 @@ describe('configuration: sinks', () => {
     const at = lines.indexOf('sinks: 1');
     assert.deepEqual(lines.slice(at, at + 2), [
       'sinks: 1',
-      '  sinks[0]: target warehouse → /run/pgpass (pgpass, mode 0440), rewritten before each new credential is served',
+      '  sinks[0]: target warehouse → /run/pgpass (pgpass, mode 0400), rewritten before each new credential is served',
     ]);
   });
 });

@@ -89,6 +89,38 @@ describe('proxy logs', () => {
     });
   });
 
+  describe('the token as a password', () => {
+    const daemon = useDaemon({
+      targets: TARGETS,
+      proxies: [
+        { target: 'warehouse', listen: '127.0.0.1:0', upstream: '127.0.0.1:1', tls: 'disable' },
+      ],
+    });
+
+    it('is the token exactly: not with "Bearer " before it, nor with spaces around it', async () => {
+      const started = parse(daemon.logs).find((line) => line.msg === 'credcache listening');
+      const port = Number(
+        String((started?.proxies as Line[] | undefined)?.[0]?.listen).split(':')[1],
+      );
+      const login = async (password: string) => {
+        const client = new pg.Client({ host: '127.0.0.1', port, user: 'x', password });
+        try {
+          await client.connect();
+          return 'connected';
+        } catch (error) {
+          return (error as { code?: string }).code;
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      };
+      assert.equal(await login(`Bearer ${TOKEN}`), '28P01');
+      assert.equal(await login(`bearer   ${TOKEN}  `), '28P01');
+      assert.equal(await login(` ${TOKEN}`), '28P01');
+      // The token itself gets past the check: upstream (a closed port) is then unreachable.
+      assert.equal(await login(TOKEN), '08006');
+    });
+  });
+
   it('logs a burst of refusals per window, then one count line by outcome (virtual time)', () => {
     const clock = new ManualClock(Date.UTC(2026, 11, 6));
     const chunks: string[] = [];

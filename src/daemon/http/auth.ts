@@ -208,8 +208,16 @@ export class TokenAuth {
   /** Whether an `Authorization` header value carries the token. */
   check(header: string | undefined): boolean {
     if (this.mode.kind === 'disabled') return true;
+    return this.matches(presentedToken(header));
+  }
+
+  /**
+   * Whether `presented` is the token itself, as it is (a proxy client's password: no `Bearer `,
+   * nothing trimmed). False when authentication is disabled: there is no token to match.
+   */
+  matches(presented: string | undefined): boolean {
+    if (this.mode.kind === 'disabled') return false;
     this.#maybeReload(TOKEN_FILE_CHECK_MS);
-    const presented = presentedToken(header);
     if (presented === undefined) return false;
     if (this.#token && sameToken(presented, this.#token)) return true;
     // The file may have just been rotated: look again (a stat; the file is read only when it
