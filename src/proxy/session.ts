@@ -399,16 +399,30 @@ export async function runSession(client: Socket, options: SessionOptions): Promi
       first = await reader.next(readFirstMessage, clientGone);
     }
     if (first.message.kind === 'cancel') {
-      // Pass it on as it came: the client holds upstream's own process id and key.
+      // Pass it on as it came: the client holds upstream's own process id and key. PostgreSQL
+      // answers nothing and closes both connections; so does the proxy, once upstream has closed
+      // (or at the setup's deadline, so that no upstream connection outlives it).
       abortOnClose = false;
       reader.detach();
+      client.resume();
+      client.once('end', () => client.destroy());
       const cancel = cancelRequest(first.message.processId, first.message.secretKey);
       const upstream = await openUpstream(options, setup.signal).catch(() => undefined);
-      upstream?.on('error', () => upstream.destroy());
-      upstream?.end(cancel);
-      client.end();
-      client.resume();
-      return settle('cancel_forwarded');
+      if (upstream) {
+        upstream.on('error', () => upstream.destroy());
+        upstream.resume();
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            upstream.destroy();
+            resolve();
+          };
+          upstream.once('close', done);
+          setup.signal.addEventListener('abort', done, { once: true });
+          upstream.end(cancel);
+        });
+      }
+      client.destroy();
+      return settle(upstream ? 'cancel_forwarded' : 'upstream_unreachable');
     }
     const { parameters } = first.message;
     if (options.clientAuth === 'token') {
@@ -457,7 +471,22 @@ export async function runSession(client: Socket, options: SessionOptions): Promi
           `upstream sent more than ${MAX_SETUP_BUFFER_BYTES} bytes before the login was done`,
         ),
     );
-    await authenticateUpstream(upstreamReader, credential, parameters, options.saltedPasswords);
+    await authenticateUpstream(
+      upstreamReader,
+      credential,
+      parameters,
+      options.saltedPasswords,
+    ).catch((error: unknown) => {
+      // What upstream sent broke the protocol: upstream's fault, not the client's.
+      if (error instanceof ProtocolError) {
+        throw new Refusal(
+          'upstream_refused',
+          SQLSTATE.connectionFailure,
+          `upstream broke the protocol: ${error.message}`,
+        );
+      }
+      throw error;
+    });
     // Logged in: the client is told so, then everything is relayed as it comes.
     const fromUpstream = upstreamReader.detach();
     const fromClient = reader.detach();

@@ -21,6 +21,7 @@ import {
 } from '../../src/proxy/session.js';
 import {
   MAX_STARTUP_BYTES,
+  cancelRequest,
   message,
   passwordMessage,
   readErrorFields,
@@ -296,6 +297,40 @@ describe('proxy sessions: setup deadline, connection limit, bounded input (virtu
     for (const client of [...held, next]) client.socket.destroy();
     await until(() => counts.active === 0, 'the gauge back to 0');
     assert.equal(proxies.current.upstream.accepted, 0, 'no upstream connection for any of them');
+  });
+
+  it('closes a forwarded cancel’s client as soon as upstream has closed', async () => {
+    const { counts, port, upstream } = proxies.current;
+    // This upstream closes a cancel connection at once, as PostgreSQL does.
+    upstream.server.prependListener('connection', (socket: Socket) => {
+      socket.once('data', (chunk: Buffer) => {
+        if (readFirstMessage(chunk)?.message.kind === 'cancel') socket.destroy();
+      });
+    });
+    const client = await rawClient(port, { allowHalfOpen: true });
+    client.socket.write(cancelRequest(4242, Buffer.from([0, 0, 0, 7])));
+    await client.ended;
+    await until(() => counts.outcome('cancel_forwarded') === 1 && counts.active === 0, 'settled');
+  });
+
+  it('blames upstream, not the client, for an upstream message that breaks the protocol', async () => {
+    const { counts, port, upstream } = proxies.current;
+    upstream.server.prependListener('connection', (socket: Socket) => {
+      socket.once('data', () => {
+        const huge = Buffer.alloc(5);
+        huge.write('R', 0, 'latin1');
+        huge.writeInt32BE(0x7fffffff, 1);
+        socket.write(huge);
+      });
+    });
+    const client = await rawClient(port);
+    client.socket.write(startupMessage({ user: 'x' }));
+    await until(() => client.received().length > 0, 'the password request');
+    client.socket.write(passwordMessage(TOKEN));
+    await client.ended;
+    assert.equal(errorCode(client.received()), '08006');
+    assert.equal(counts.outcome('upstream_refused'), 1);
+    assert.equal(counts.outcome('protocol_error'), 0);
   });
 
   it('refuses a huge declared length from its first four bytes, without waiting for more', async () => {
