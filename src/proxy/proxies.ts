@@ -88,13 +88,21 @@ export async function startProxies(deps: ProxyDependencies): Promise<RunningProx
           outcome('too_many_connections');
           return;
         }
+        // A place is held until the client's socket has closed and the session has settled:
+        // a forwarded cancel settles once its upstream connection is closed, so cancels (which
+        // need no token) cannot pile up upstream connections past maxConnections.
         sessions++;
+        let holds = 2;
+        const release = () => {
+          holds -= 1;
+          if (holds === 0) sessions--;
+        };
         open.add(socket);
         metrics.opened();
         socket.once('close', () => {
-          sessions--;
           open.delete(socket);
           metrics.closed();
+          release();
         });
         void runSession(socket, {
           clock,
@@ -110,7 +118,9 @@ export async function startProxies(deps: ProxyDependencies): Promise<RunningProx
             return databaseCredential((await deps.cache.get(key)).entry.issued.credentials);
           },
           outcome,
-        }).catch(() => socket.destroy()); // runSession settles every refusal itself
+        })
+          .catch(() => socket.destroy()) // runSession settles every refusal itself
+          .finally(release);
       });
       await listen(server, listenAt, `proxies[${index}].listen`);
       servers.push(server);

@@ -299,6 +299,36 @@ describe('proxy sessions: setup deadline, connection limit, bounded input (virtu
     assert.equal(proxies.current.upstream.accepted, 0, 'no upstream connection for any of them');
   });
 
+  it('holds a forwarded cancel’s place while its upstream connection is open, at most until the deadline', async () => {
+    const { clock, counts, port, upstream } = proxies.current;
+    // The worst upstream: it keeps a cancel connection open after the request (half-open).
+    upstream.server.prependListener('connection', (socket: Socket) => {
+      socket.allowHalfOpen = true;
+    });
+    const cancels = await Promise.all([1, 2, 3].map(() => rawClient(port)));
+    for (const client of cancels)
+      client.socket.write(cancelRequest(4242, Buffer.from([0, 0, 0, 7])));
+    await until(() => upstream.accepted === 3, 'three cancels passed on');
+    // The clients hang up at once: their places stay taken while upstream holds the connections.
+    for (const client of cancels) client.socket.destroy();
+    await until(() => counts.active === 0, 'the clients gone');
+    const over = await rawClient(port);
+    await until(() => over.received().length > 0, 'an answer beyond the limit');
+    assert.equal(errorCode(over.received()), '53300', 'no place while three cancels run');
+    assert.equal(upstream.accepted, 3, 'and no fourth upstream connection');
+    assert.equal(counts.outcome('cancel_forwarded'), 0, 'none settled before the deadline');
+    clock.advance(SETUP_TIMEOUT_MS);
+    await until(
+      () => counts.outcome('cancel_forwarded') === 3,
+      'the cancels settled, their upstream sockets destroyed, at the deadline',
+    );
+    const next = await rawClient(port);
+    next.socket.write(startupMessage({ user: 'x' }));
+    await until(() => next.received().length > 0, 'the password request');
+    assert.equal(next.received()[0], 0x52 /* R */, 'the places are free again');
+    next.socket.destroy();
+  });
+
   it('closes a forwarded cancel’s client as soon as upstream has closed', async () => {
     const { counts, port, upstream } = proxies.current;
     // This upstream closes a cancel connection at once, as PostgreSQL does.
