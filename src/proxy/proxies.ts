@@ -62,6 +62,8 @@ export async function startProxies(deps: ProxyDependencies): Promise<RunningProx
   const open = new Set<Socket>();
   const addresses: string[] = [];
   const saltedPasswords = new SaltedPasswords();
+  /** Aborted by `close`: sessions still setting up are refused with 57P01. */
+  const shutdown = new AbortController();
   try {
     for (const [index, proxy] of deps.proxies.entries()) {
       const listenAt = parseListen(proxy.listen) as ListenAddress;
@@ -112,6 +114,7 @@ export async function startProxies(deps: ProxyDependencies): Promise<RunningProx
           clientAuth: proxy.clientAuth,
           checkToken: deps.checkToken,
           saltedPasswords,
+          shutdown: shutdown.signal,
           credential: async () => {
             const key = deps.targetKey(proxy.target);
             if (!key) throw new Error(`no target ${proxy.target} is configured now`);
@@ -134,6 +137,7 @@ export async function startProxies(deps: ProxyDependencies): Promise<RunningProx
   return {
     addresses,
     async close(graceMs) {
+      shutdown.abort(); // in the same tick as the listeners' close: no connection comes between
       await Promise.all(
         servers
           .map((server) => new Promise<void>((resolve) => server.close(() => resolve())))

@@ -56,7 +56,8 @@ export type SessionOutcome =
   | 'cancel_forwarded'
   | 'client_gone'
   | 'setup_timeout'
-  | 'too_many_connections';
+  | 'too_many_connections'
+  | 'shutting_down';
 
 /**
  * How long a connection's setup may take, client and upstream together: the client's first
@@ -102,6 +103,8 @@ export interface SessionOptions {
   readonly saltedPasswords?: SaltedPasswords;
   /** The longest the setup may take, client and upstream together (`SETUP_TIMEOUT_MS`). */
   readonly setupTimeoutMs?: number;
+  /** Aborted when the proxy shuts down: a session still setting up is told `57P01` and closed. */
+  readonly shutdown?: AbortSignal;
 }
 
 /** A refusal: what the client is told, and the outcome counted. */
@@ -210,6 +213,12 @@ async function openUpstream(
   if (answer[0] !== 0x53 /* S */) {
     raw.destroy();
     throw new Error('upstream does not accept TLS');
+  }
+  if (answer.length > 1) {
+    // Bytes before the handshake could be read as if TLS had sent them (libpq refuses them
+    // too, since CVE-2021-23222).
+    raw.destroy();
+    throw new Error('upstream sent data after accepting TLS, before the handshake');
   }
   const tlsOptions: ConnectionOptions = {
     socket: raw,
@@ -350,6 +359,14 @@ export async function runSession(client: Socket, options: SessionOptions): Promi
       ),
     timeoutMs,
   );
+  // Shutting down: a login not done yet is not finished (no new upstream session), the client
+  // is told why. A relayed session is past this and gets the drain's grace period.
+  const onShutdown = () =>
+    setup.abort(
+      new Refusal('shutting_down', SQLSTATE.adminShutdown, 'the credcache proxy is shutting down'),
+    );
+  if (options.shutdown?.aborted) onShutdown();
+  else options.shutdown?.addEventListener('abort', onShutdown, { once: true });
   // A CancelRequest is passed on even when the client hangs up right after sending it.
   let abortOnClose = true;
   const onClose = () => {
@@ -379,6 +396,7 @@ export async function runSession(client: Socket, options: SessionOptions): Promi
         });
   const settle = (outcome: SessionOutcome, detail?: string) => {
     timer.cancel();
+    options.shutdown?.removeEventListener('abort', onShutdown);
     client.off('close', onClose);
     options.outcome?.(outcome, detail);
     return outcome;

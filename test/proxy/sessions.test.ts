@@ -329,6 +329,29 @@ describe('proxy sessions: setup deadline, connection limit, bounded input (virtu
     next.socket.destroy();
   });
 
+  it('tells sessions still setting up at shutdown 57P01, and finishes no login', async () => {
+    const { clock, counts, port, proxies: running, upstream } = proxies.current;
+    upstream.hold = true; // the fake upstream asks for the password, then answers nothing
+    const asked = await rawClient(port); // asked for its token, not answered yet
+    asked.socket.write(startupMessage({ user: 'x' }));
+    await until(() => asked.received().length > 0, 'the password request');
+    const loggingIn = await rawClient(port); // its login upstream under way
+    loggingIn.socket.write(startupMessage({ user: 'x' }));
+    await until(() => loggingIn.received().length > 0, 'the password request');
+    loggingIn.socket.write(passwordMessage(TOKEN));
+    await until(() => upstream.passwords === 1, 'the upstream login under way');
+    const closing = running.close(5_000);
+    await Promise.all([asked.ended, loggingIn.ended]);
+    for (const client of [asked, loggingIn]) {
+      assert.equal(errorCode(client.received().subarray(9)), '57P01');
+    }
+    assert.equal(counts.outcome('shutting_down'), 2);
+    assert.equal(counts.outcome('success'), 0);
+    await until(() => upstream.open.size === 0, 'the upstream login abandoned');
+    clock.advance(5_000);
+    await closing;
+  });
+
   it('closes a forwarded cancel’s client as soon as upstream has closed', async () => {
     const { counts, port, upstream } = proxies.current;
     // This upstream closes a cancel connection at once, as PostgreSQL does.
@@ -481,6 +504,25 @@ describe('proxy sessions: setup deadline, connection limit, bounded input (virtu
     assert.equal(proxies.current.clock.pendingTimers, 0, 'the setup deadline cancelled');
     client.socket.destroy();
     await until(() => counts.active === 0 && proxies.current.upstream.open.size === 0, 'closed');
+  });
+});
+
+describe('proxy sessions: TLS to upstream', () => {
+  const proxies = useProxies({ tls: 'require' });
+
+  it('refuses an upstream that sends bytes after accepting TLS, before the handshake', async () => {
+    const { counts, port, upstream } = proxies.current;
+    upstream.server.prependListener('connection', (socket: Socket) => {
+      socket.once('data', () => socket.write('Sinjected'));
+    });
+    const client = await rawClient(port);
+    client.socket.write(startupMessage({ user: 'x' }));
+    await until(() => client.received().length > 0, 'the password request');
+    client.socket.write(passwordMessage(TOKEN));
+    await client.ended;
+    assert.equal(errorCode(client.received().subarray(9)), '08006');
+    assert.match(client.received().toString('latin1'), /data after accepting TLS/);
+    assert.equal(counts.outcome('upstream_unreachable'), 1);
   });
 });
 
