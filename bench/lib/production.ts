@@ -63,7 +63,8 @@ export function targetsYaml(count: number): string {
 export interface DaemonSetup {
   readonly port: number;
   readonly emulatorUrl: string;
-  readonly targets: number;
+  /** How many generated targets (`targetsYaml`), or the YAML of the targets and what follows. */
+  readonly targets: number | string;
   /** Extra YAML lines under `cache:` and `upstream:`; the defaults otherwise. */
   readonly cache?: readonly string[];
   readonly upstream?: readonly string[];
@@ -80,7 +81,7 @@ export function configYaml(setup: DaemonSetup): string {
     `  lakeFormationEndpoint: ${setup.emulatorUrl}\n` +
     `  redshiftServerlessEndpoint: ${setup.emulatorUrl}\n` +
     indent(setup.upstream) +
-    targetsYaml(setup.targets)
+    (typeof setup.targets === 'string' ? setup.targets : targetsYaml(setup.targets))
   );
 }
 

@@ -21,7 +21,7 @@ import {
 } from '../../test/support/postgres.js';
 import { jsonCall } from '../lib/http.js';
 import { ms, renderTable } from '../lib/markdown.js';
-import { workspace } from '../lib/production.js';
+import { startProductionDaemon, workspace } from '../lib/production.js';
 import { cpuPlan, freePort, processCpuMs } from '../lib/proc.js';
 import {
   type Scenario,
@@ -31,7 +31,6 @@ import {
 } from '../lib/report.js';
 import {
   DAEMON_BIN,
-  PLACEHOLDER_AWS_ENV,
   ROOT,
   type ServerProcess,
   childEnv,
@@ -171,15 +170,9 @@ const median = (values: readonly number[]): number =>
 const mean = (values: readonly number[]): number =>
   values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
 
-function configYaml(daemonPort: number, proxyPort: number, emulatorUrl: string, db: number) {
-  return [
-    '# Written by bench/scenarios/proxy.ts',
-    `listen: 127.0.0.1:${daemonPort}`,
-    'auth:',
-    '  tokenFile: token',
-    'upstream:',
-    `  lakeFormationEndpoint: ${emulatorUrl}`,
-    `  redshiftServerlessEndpoint: ${emulatorUrl}`,
+/** The daemon's target and its proxy, after the generated header (`bench/lib/production.ts`). */
+const proxyYaml = (proxyPort: number, db: number): string =>
+  [
     'targets:',
     '  - name: warehouse',
     '    source: redshift_serverless',
@@ -193,7 +186,6 @@ function configYaml(daemonPort: number, proxyPort: number, emulatorUrl: string, 
     '    clientAuth: token',
     '',
   ].join('\n');
-}
 
 type Side = 'direct' | 'proxy' | 'relay' | 'pgbouncer';
 
@@ -331,14 +323,11 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
     await jsonCall(emulatorUrl, 'POST', '/_emulator/config', { credentialLifetimeSeconds: 3600 });
     const daemonPort = await freePort();
     const proxyPort = await freePort();
-    const file = join(space.dir, 'credcache.yaml');
-    await writeFile(file, configYaml(daemonPort, proxyPort, emulatorUrl, database.port));
-    const daemon = startProcess(
-      unpinned,
-      [DAEMON_BIN, 'serve', '--config', file],
-      childEnv({ ...PLACEHOLDER_AWS_ENV, MALLOC_ARENA_MAX: '1' }),
-      space.dir,
-    );
+    const daemon = await startProductionDaemon(unpinned, space, {
+      port: daemonPort,
+      emulatorUrl,
+      targets: proxyYaml(proxyPort, database.port),
+    });
     processes.push(daemon);
     await firstOk(daemonPort, '/readyz', daemon);
     const answer = await fetch(`http://127.0.0.1:${daemonPort}/v1/targets/warehouse`, {

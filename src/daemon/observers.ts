@@ -128,14 +128,13 @@ export interface WarmReport {
 }
 
 /** A proxy as the start-up line names it: never a password, only where and how. */
-export interface StartedProxy {
-  readonly target: string;
+export type StartedProxy = Pick<
+  Config['proxies'][number],
+  'target' | 'upstream' | 'tls' | 'clientAuth'
+> & {
   /** `host:port` it listens on (the port chosen when the configuration said 0). */
   readonly listen: string;
-  readonly upstream: string;
-  readonly tls: string;
-  readonly clientAuth: 'token' | 'none';
-}
+};
 
 /**
  * The start-up lines: a warning for each setting that widens who can read credentials, then one
